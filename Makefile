@@ -1,0 +1,139 @@
+# Authly operator. `make help` lists the targets.
+
+IMG ?= authly:latest
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# Pinned tool versions. They are built from the Go module proxy into bin/ on first use.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+
+LOCALBIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# kube-apiserver and etcd for envtest, built by the pinned modules under hack/tools/envtest.
+ENVTEST_ASSETS := $(LOCALBIN)/k8s
+
+GO_TEST_FLAGS ?= -timeout 20m
+# How long each fuzz target runs inside `make test`; `make fuzz` runs them longer.
+FUZZ_TIME ?= 3s
+
+.DEFAULT_GOAL := help
+SHELL := /usr/bin/env bash -o pipefail
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the kubebuilder markers in api/ and controllers/.
+	@if [ -n "$$(ls api/v1/*.go 2>/dev/null)" ]; then \
+		$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases; \
+	fi
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods for the API types.
+	@if [ -n "$$(ls api/v1/*.go 2>/dev/null)" ]; then \
+		$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."; \
+	fi
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	gofmt -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (pinned) and check formatting.
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: test
+test: manifests generate vet envtest ## Run all tests against a real Postgres and a real kube-apiserver + etcd.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZ_TIME (default 3s here; try FUZZ_TIME=2m).
+	@targets=$$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r dirname | sort -u); \
+	for dir in $$targets; do \
+		for f in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$dir $$f ($(FUZZ_TIME))"; \
+			go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_TIME) $$dir || exit 1; \
+		done; \
+	done
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/authly.
+	go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/authly .
+
+.PHONY: run
+run: build ## Run the server on a throwaway local Postgres under ./.authly-dev (Ctrl-C stops both).
+	$(LOCALBIN)/authly dev --dir $(CURDIR)/.authly-dev
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	kubectl apply -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with image IMG to the cluster of the current kubeconfig.
+	cd config/manager && kubectl kustomize . >/dev/null
+	kubectl kustomize config/default | sed "s|image: controller:latest|image: $(IMG)|" | kubectl apply -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator from the cluster of the current kubeconfig.
+	kubectl delete -k config/default --ignore-not-found
+
+##@ Performance
+
+.PHONY: bench
+bench: build ## Load-test the server on this machine and write bench/results/ (see hack/loadtest).
+	@if [ ! -d hack/loadtest ]; then echo "make bench: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results
+
+.PHONY: bench-quick
+bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50).
+	@if [ ! -d hack/loadtest ]; then echo "make bench-quick: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --duration 5s --concurrency 10,50
+
+.PHONY: bench-go
+bench-go: ## Run the go test benchmarks of the hot paths with -benchmem.
+	go test -run '^$$' -bench . -benchmem ./server/...
+
+##@ Tools
+
+.PHONY: envtest
+envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest into bin/k8s (once).
+
+$(ENVTEST_ASSETS)/kube-apiserver: hack/tools/envtest/kube-apiserver/go.mod
+	@mkdir -p $(ENVTEST_ASSETS)
+	cd hack/tools/envtest/kube-apiserver && go build -trimpath -o $@ .
+
+$(ENVTEST_ASSETS)/etcd: hack/tools/envtest/etcd/go.mod
+	@mkdir -p $(ENVTEST_ASSETS)
+	cd hack/tools/envtest/etcd && go build -trimpath -o $@ .
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $@
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/golangci-lint $@

@@ -1,0 +1,290 @@
+// Package pgcluster starts a throwaway PostgreSQL cluster from the binaries installed on the
+// machine. Tests use it for a real database, and `authly dev` (make run) for a local one.
+//
+// It looks for the binaries with `pg_config --bindir`, then in /usr/lib/postgresql/*/bin.
+// PostgreSQL refuses to run as root, so when the process is root the cluster runs as the
+// `postgres` user. The postmaster is tied to this process with a parent-death signal, so a
+// killed test binary leaves no postgres behind.
+package pgcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options say where and how to run the cluster.
+type Options struct {
+	// Dir holds the data directory and the socket. Empty means a new temporary directory
+	// that Stop removes. A given Dir is kept, and an existing cluster in it is reused.
+	Dir string
+	// Port to listen on at 127.0.0.1. Zero picks a free one.
+	Port int
+	// Durable keeps fsync on. Tests leave it off: their data is thrown away.
+	Durable bool
+	// Log receives the server log. Nil discards it (it is kept in Dir/postgres.log).
+	Log *os.File
+}
+
+// Cluster is a running PostgreSQL server.
+type Cluster struct {
+	dir     string
+	tempDir bool
+	port    int
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+}
+
+// ErrNoPostgres says no PostgreSQL server binaries were found.
+var ErrNoPostgres = errors.New("pgcluster: no PostgreSQL server binaries found (looked at `pg_config --bindir` and /usr/lib/postgresql/*/bin); install them with `apt-get install postgresql`, or set a database URL")
+
+// BinDir returns the directory holding initdb and postgres.
+func BinDir() (string, error) {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dir := strings.TrimSpace(string(out))
+		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Highest version first; versions are numbers, so compare them as such.
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, dir := range dirs {
+		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
+			return dir, nil
+		}
+	}
+	return "", ErrNoPostgres
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+func isExecutable(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0
+}
+
+// Start initialises (when needed) and starts a cluster, and waits until it accepts
+// connections. The superuser is `postgres` with trust authentication on 127.0.0.1.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: opts.Dir, done: make(chan struct{})}
+	if c.dir == "" {
+		c.dir, err = os.MkdirTemp("", "authly-pg-")
+		if err != nil {
+			return nil, err
+		}
+		c.tempDir = true
+	} else if c.dir, err = filepath.Abs(c.dir); err != nil {
+		return nil, err
+	}
+	cred, err := runAs()
+	if err != nil {
+		c.removeTemp()
+		return nil, err
+	}
+	if err := c.prepare(ctx, bin, cred); err != nil {
+		c.removeTemp()
+		return nil, err
+	}
+	// A free port can be taken by someone else between our probe and postgres binding it
+	// (parallel test binaries do this); try a few.
+	for attempt := 0; ; attempt++ {
+		c.port = opts.Port
+		if c.port == 0 {
+			if c.port, err = freePort(); err != nil {
+				c.removeTemp()
+				return nil, err
+			}
+		}
+		err = c.launch(ctx, bin, cred, opts)
+		if err == nil {
+			return c, nil
+		}
+		if opts.Port != 0 || attempt == 4 {
+			c.removeTemp()
+			return nil, err
+		}
+		c.done = make(chan struct{})
+		c.once = sync.Once{}
+	}
+}
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
+
+// prepare creates the data directory with initdb unless it already holds a cluster.
+func (c *Cluster) prepare(ctx context.Context, bin string, cred *syscall.Credential) error {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return err
+	}
+	if cred != nil {
+		if err := os.Chown(c.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return err
+		}
+		// The postgres user must be able to reach the directory; the temp parent is 1777.
+	}
+	if _, err := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION")); err == nil {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+		"-D", c.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Dir = c.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgcluster: initdb: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (c *Cluster) launch(ctx context.Context, bin string, cred *syscall.Credential, opts Options) error {
+	fsync := "off"
+	if opts.Durable {
+		fsync = "on"
+	}
+	logPath := filepath.Join(c.dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }()
+	if cred != nil {
+		_ = os.Chown(logPath, int(cred.Uid), int(cred.Gid))
+	}
+	args := []string{
+		"-D", c.dataDir(),
+		"-p", strconv.Itoa(c.port),
+		"-k", c.dir,
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=" + fsync,
+		"-c", "synchronous_commit=" + map[bool]string{true: "on", false: "off"}[opts.Durable],
+		"-c", "full_page_writes=" + fsync,
+		"-c", "max_connections=300",
+		"-c", "shared_buffers=128MB",
+	}
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
+	c.cmd.Dir = c.dir
+	out := logFile
+	if opts.Log != nil {
+		out = opts.Log
+	}
+	c.cmd.Stdout, c.cmd.Stderr = out, out
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: cred,
+		// SIGQUIT is PostgreSQL's immediate shutdown: a dying parent takes the cluster along.
+		Pdeathsig: syscall.SIGQUIT,
+		// Own process group, so a Ctrl-C aimed at `go test` reaches us first and we stop
+		// the cluster in order, instead of postgres racing us.
+		Setpgid: true,
+	}
+	if err := c.cmd.Start(); err != nil {
+		return fmt.Errorf("pgcluster: start postgres: %w", err)
+	}
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		close(c.done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err == nil {
+			_ = conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-c.done:
+			tail, _ := os.ReadFile(logPath)
+			return fmt.Errorf("pgcluster: postgres exited: %v: %s", c.waitErr, lastLines(string(tail), 5))
+		case <-ctx.Done():
+			c.Stop()
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.Stop()
+			return fmt.Errorf("pgcluster: postgres did not accept connections within 30s: %w", err)
+		}
+	}
+}
+
+// URL returns a connection URL for the named database as the superuser.
+func (c *Cluster) URL(database string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
+}
+
+// Port is the TCP port the cluster listens on.
+func (c *Cluster) Port() int { return c.port }
+
+// Stop shuts the server down (fast shutdown, then kill) and removes a temporary directory.
+// It is safe to call more than once.
+func (c *Cluster) Stop() {
+	c.once.Do(func() {
+		if c.cmd != nil && c.cmd.Process != nil {
+			_ = c.cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-c.done:
+			case <-time.After(10 * time.Second):
+				_ = c.cmd.Process.Kill()
+				<-c.done
+			}
+		}
+		c.removeTemp()
+	})
+}
+
+func (c *Cluster) removeTemp() {
+	if c.tempDir {
+		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// runAs returns the credentials of the postgres user when we are root, nil otherwise.
+func runAs() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: running as root needs a `postgres` user to run the server as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

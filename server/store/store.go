@@ -1,0 +1,225 @@
+// Package store is the Postgres storage of the Authly server: the only package that writes
+// SQL, and the owner of the schema (migrations are embedded, see Migrate).
+//
+// Secrets never reach the database in clear: callers pass the SHA-256 of codes, refresh
+// tokens, session cookies and client secrets. Single-use credentials (authorization codes,
+// refresh tokens) are consumed by one SQL statement each, so that of many concurrent
+// attempts exactly one wins, and a replay revokes what the first use issued.
+//
+// Every write of something replicas cache (clients, scopes, signing keys, users, the
+// access-token deny-list and cutoffs) sends a NOTIFY on NotifyChannel in the same
+// transaction; Listen turns those into Changes.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Pool sizes; zero keeps the pgx defaults.
+	MaxConns, MinConns int32
+	// MaxConnLifetime and MaxConnIdleTime; zero keeps the pgx defaults.
+	MaxConnLifetime, MaxConnIdleTime time.Duration
+	// ApplicationName is reported to Postgres (pg_stat_activity); default "authly". The
+	// Listen connection reports it with ListenerSuffix appended.
+	ApplicationName string
+	// ObserveQuery, when set, is called after each store operation with a short stable
+	// operation name (e.g. "client_get", "code_redeem") and its duration; metrics hook.
+	ObserveQuery func(operation string, d time.Duration)
+	// OnListenError, when set, is called with the error each time the Listen connection
+	// fails, before it reconnects; a logging hook.
+	OnListenError func(err error)
+}
+
+// DefaultApplicationName is the application_name of the store's connections unless
+// Options.ApplicationName says otherwise.
+const DefaultApplicationName = "authly"
+
+// ListenerSuffix is appended to the application name of the connection Listen holds, so
+// that operators (and tests) can tell it apart in pg_stat_activity.
+const ListenerSuffix = "-listener"
+
+// Store is the database of one Authly installation. It is safe for concurrent use.
+type Store struct {
+	pool          *pgxpool.Pool
+	appName       string
+	observe       func(operation string, d time.Duration)
+	onListenError func(error)
+}
+
+// Open connects a pool to databaseURL and checks that the database answers. It does not
+// migrate; see Migrate.
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse database URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.MinConns > 0 {
+		cfg.MinConns = opts.MinConns
+	}
+	if opts.MaxConnLifetime > 0 {
+		cfg.MaxConnLifetime = opts.MaxConnLifetime
+	}
+	if opts.MaxConnIdleTime > 0 {
+		cfg.MaxConnIdleTime = opts.MaxConnIdleTime
+	}
+	appName := opts.ApplicationName
+	if appName == "" {
+		appName = DefaultApplicationName
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open pool: %w", err)
+	}
+	s := &Store{pool: pool, appName: appName, observe: opts.ObserveQuery, onListenError: opts.OnListenError}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes every connection of the pool. Listen connections end with their context.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool is the underlying connection pool, for health checks and pool statistics. Other
+// packages must not run SQL on it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	defer s.done("ping", s.start())
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion reports the highest migration applied to the database; compare it with
+// the package-level SchemaVersion, the one this binary expects.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	defer s.done("schema_version", s.start())
+	return CurrentVersion(ctx, s.pool)
+}
+
+// start and done time an operation for ObserveQuery; both cost next to nothing without
+// an observer: `defer s.done("op", s.start())`.
+func (s *Store) start() time.Time {
+	if s.observe == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+func (s *Store) done(operation string, start time.Time) {
+	if s.observe != nil {
+		s.observe(operation, time.Since(start))
+	}
+}
+
+// Postgres error codes the store maps to its own errors.
+const (
+	pgUniqueViolation           = "23505"
+	pgForeignKeyViolation       = "23503"
+	pgCheckViolation            = "23514"
+	pgNotNullViolation          = "23502"
+	pgInvalidTextRepresentation = "22P02"
+)
+
+// wrap maps a database error of operation op to the store's errors: no row is ErrNotFound,
+// a duplicate key ErrConflict, a malformed uuid or a missing referenced row ErrNotFound, a
+// violated check ErrInvalid. Anything else is wrapped with the operation name.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case pgUniqueViolation:
+			return ErrConflict
+		case pgForeignKeyViolation, pgInvalidTextRepresentation:
+			return ErrNotFound
+		case pgCheckViolation, pgNotNullViolation:
+			return fmt.Errorf("%w: %s: %s", ErrInvalid, op, pgErr.ConstraintName)
+		}
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// notifySQL is the SQL expression that announces a change of kind with the key in the SQL
+// expression key.
+func notifySQL(kind, key string) string {
+	return "pg_notify('" + NotifyChannel + "', '" + kind + ":' || " + key + ")"
+}
+
+// optTime encodes a time for a nullable timestamptz: the zero time is NULL.
+func optTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// scanTime scans a nullable timestamptz into a time.Time, zero for NULL.
+type scanTime struct{ t *time.Time }
+
+func (s scanTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if v.Valid {
+		*s.t = v.Time
+	} else {
+		*s.t = time.Time{}
+	}
+	return nil
+}
+
+// optText encodes a string for a nullable column: the empty string is NULL.
+func optText(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+// nonNil returns list, or an empty list for nil, for NOT NULL array columns.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
+// validUUID reports whether s is a UUID in its canonical 8-4-4-4-12 form (any case).
+// Checking in Go saves a round trip and makes a malformed id a plain ErrNotFound.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// canonicalUUID is the form Postgres prints a valid UUID in (lower case), so that keys
+// built from a caller's id match those built from the database's.
+func canonicalUUID(s string) string { return strings.ToLower(s) }

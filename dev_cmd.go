@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/authly-dev/authly-operator/server"
+	"github.com/authly-dev/authly-operator/server/registry"
+	"github.com/authly-dev/authly-operator/server/store"
+	"github.com/authly-dev/authly-operator/server/store/pgcluster"
+)
+
+func init() {
+	subcommands = append(subcommands, newDevCommand)
+}
+
+// The demo data `authly dev` sets up.
+const (
+	demoClientID = "demo-client"
+	demoScope    = "demo:read"
+	demoUser     = "demo"
+	demoPassword = "demo-password"
+	demoRedirect = "http://localhost:8080/callback"
+)
+
+func newDevCommand() *cobra.Command {
+	cfg := server.DefaultConfig()
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the server on a throwaway local Postgres with demo data (what `make run` does)",
+		Long: "Start a local PostgreSQL cluster from the installed binaries in --dir (kept between\n" +
+			"runs), migrate it, create a demo user, scope and client, print how to get a token,\n" +
+			"and serve on --listen until Ctrl-C, which stops Postgres too.",
+		Args: cobra.NoArgs,
+	}
+	finish := serverFlags(cmd.Flags(), &cfg)
+	cmd.Flags().StringVar(&dir, "dir", ".authly-dev", "directory of the local Postgres cluster")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := finish(); err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		if cfg.Listen == ":8000" {
+			cfg.Listen = "127.0.0.1:8000"
+		}
+		if cfg.Issuer == "" {
+			cfg.Issuer = "http://localhost:" + portOf(cfg.Listen)
+		}
+		pg, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "postgres"), Port: 54329})
+		if err != nil {
+			return err
+		}
+		defer pg.Stop()
+		if err := createDatabase(ctx, pg.URL("postgres"), "authly"); err != nil {
+			return err
+		}
+		cfg.DatabaseURL = pg.URL("authly")
+		log, err := newLogger("text", "info")
+		if err != nil {
+			return err
+		}
+		srv, err := server.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		secret, err := seedDemo(ctx, srv.Store())
+		if err != nil {
+			return err
+		}
+		printDevBanner(cmd.OutOrStdout(), cfg, pg, secret)
+		return srv.Run(ctx)
+	}
+	return cmd
+}
+
+func portOf(listen string) string {
+	for i := len(listen) - 1; i >= 0; i-- {
+		if listen[i] == ':' {
+			return listen[i+1:]
+		}
+	}
+	return "8000"
+}
+
+func createDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+// seedDemo creates the demo user, scope and client when missing, and gives the client a
+// fresh secret, since only its hash is kept and the banner shows it.
+func seedDemo(ctx context.Context, st *store.Store) (string, error) {
+	reg := &registry.Registry{Store: st}
+	if err := reg.CreateScope(ctx, &store.Scope{Name: demoScope, Description: "Read the demo resources"}); err != nil && !isExists(err) {
+		return "", err
+	}
+	if err := reg.CreateUser(ctx, &store.User{Username: demoUser, Email: "demo@example.com", EmailVerified: true, Name: "Demo User"}, demoPassword); err != nil && !isExists(err) {
+		return "", err
+	}
+	_, err := st.GetClient(ctx, demoClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		secret, err := reg.CreateClient(ctx, &store.Client{
+			ID: demoClientID, Name: "Demo client", Type: store.Confidential,
+			GrantTypes:   []string{"authorization_code", "refresh_token", "client_credentials", "password"},
+			RedirectURIs: []string{demoRedirect}, PostLogoutRedirectURIs: []string{"http://localhost:8080/"},
+			Scopes: []string{"openid", "profile", "email", "offline_access", demoScope},
+		})
+		return secret, err
+	}
+	if err != nil {
+		return "", err
+	}
+	return reg.RotateSecret(ctx, demoClientID, 0)
+}
+
+func isExists(err error) bool {
+	var fe *registry.FieldError
+	return errors.As(err, &fe) && (fe.Field == "name" || fe.Field == "username")
+}
+
+func printDevBanner(w io.Writer, cfg server.Config, pg *pgcluster.Cluster, secret string) {
+	_, _ = fmt.Fprintf(w, `
+Authly is running (development mode).
+
+  Issuer        %[1]s
+  Discovery     %[1]s/.well-known/openid-configuration
+  Database      %[2]s
+  Demo user     %[3]s / %[4]s
+  Demo client   %[5]s / %[6]s
+  Redirect URI  %[7]s
+
+Get a token with the client_credentials grant:
+
+  curl -s -u '%[5]s:%[6]s' -d grant_type=client_credentials -d scope=%[8]s %[1]s/api/v1/oauth/token
+
+Or sign in as the demo user in a browser (authorization code + PKCE):
+
+  %[1]s/api/v1/oauth/authorize?response_type=code&client_id=%[5]s&redirect_uri=%[7]s&scope=openid+profile&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+
+  (then exchange the code with code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk)
+
+Ctrl-C stops the server and Postgres.
+`, cfg.Issuer, pg.URL("authly"), demoUser, demoPassword, demoClientID, secret, demoRedirect, demoScope)
+}

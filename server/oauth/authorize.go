@@ -1,0 +1,425 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authly-dev/authly-operator/server/credentials"
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+// Cookies of the login flow.
+const (
+	sessionCookie = "authly_session"
+	csrfCookie    = "authly_csrf"
+)
+
+// authorizeParams are the request parameters the login and consent forms carry along, in
+// the order they are rendered.
+var authorizeParams = []string{
+	"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "response_mode",
+}
+
+// authRequest is a validated authorization request.
+type authRequest struct {
+	form        form
+	client      *store.Client
+	redirectURI string
+	state       string
+	scopes      []string
+	prompt      map[string]bool
+	maxAge      time.Duration // -1 when not given
+}
+
+// authorize is the authorization endpoint (RFC 6749 section 3.1 and 4.1, OAuth 2.1, OIDC
+// Core 3.1.2). GET starts the flow; the login and consent forms POST back here with the
+// original parameters and an action.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, err := parseForm(w, r, r.Method == http.MethodGet)
+	if err != nil {
+		p.renderError(w, asError(err).HTTPStatus(), asError(err))
+		return
+	}
+	req, pageErr, redirectErr := p.validateAuthorize(ctx, f)
+	if pageErr != nil {
+		p.authorizationOutcome("unknown", "error")
+		p.renderError(w, http.StatusBadRequest, pageErr)
+		return
+	}
+	if redirectErr != nil {
+		p.authorizationOutcome(req.client.Type, "error")
+		p.redirectError(w, r, req, redirectErr)
+		return
+	}
+	p.continueAuthorize(w, r, req)
+}
+
+// validateAuthorize checks a request. Errors about the client or redirect URI come back as
+// pageErr (shown, never redirected to); the others as redirectErr, sent to the client.
+func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequest, pageErr, redirectErr *Error) {
+	clientID := f.get("client_id")
+	if clientID == "" {
+		return nil, newError(ErrInvalidRequest, "client_id is required"), nil
+	}
+	client, err := p.clients.Client(ctx, clientID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, newError(ErrInvalidClient, "unknown client"), nil
+		}
+		p.log.ErrorContext(ctx, "authorize: client lookup", "error", err)
+		return nil, &Error{Code: ErrTemporarilyUnavailable, Description: "the server cannot handle the request now; try again"}, nil
+	}
+	redirectURI := f.get("redirect_uri")
+	switch {
+	case redirectURI == "" && len(client.RedirectURIs) == 1:
+		redirectURI = client.RedirectURIs[0]
+	case redirectURI == "":
+		return nil, newError(ErrInvalidRequest, "redirect_uri is required"), nil
+	case !contains(client.RedirectURIs, redirectURI):
+		// Exact string comparison (OAuth 2.1 section 2.3.1): no prefix or pattern match.
+		return nil, newError(ErrInvalidRequest, "redirect_uri is not registered for this client"), nil
+	}
+	req = &authRequest{form: f, client: client, redirectURI: redirectURI, state: f.get("state"), maxAge: -1}
+	if f.has("request") || f.has("request_uri") {
+		return req, nil, newError("request_not_supported", "request objects are not supported")
+	}
+	switch f.get("response_type") {
+	case "code":
+	case "":
+		return req, nil, newError(ErrInvalidRequest, "response_type is required")
+	default:
+		return req, nil, newError(ErrUnsupportedResponseType, "only response_type=code is supported")
+	}
+	if rm := f.get("response_mode"); rm != "" && rm != "query" {
+		return req, nil, newError(ErrInvalidRequest, "only response_mode=query is supported")
+	}
+	if !client.HasGrantType(GrantAuthorizationCode) {
+		return req, nil, newError(ErrUnauthorizedClient, "the client may not use the authorization_code grant")
+	}
+	challenge := f.get("code_challenge")
+	if challenge == "" {
+		return req, nil, newError(ErrInvalidRequest, "code_challenge is required (PKCE, RFC 7636)")
+	}
+	if m := f.get("code_challenge_method"); m != "S256" {
+		return req, nil, newError(ErrInvalidRequest, "code_challenge_method must be S256")
+	}
+	if !credentials.ValidChallenge(challenge) {
+		return req, nil, newError(ErrInvalidRequest, "code_challenge must be 43 characters of base64url")
+	}
+	req.scopes, err = p.grantableScopes(client, nil, f.get("scope"), f.has("scope"))
+	if err != nil {
+		return req, nil, asError(err)
+	}
+	req.prompt = map[string]bool{}
+	for _, v := range strings.Fields(f.get("prompt")) {
+		switch v {
+		case "none", "login", "consent":
+			req.prompt[v] = true
+		case "select_account":
+			req.prompt["login"] = true
+		default:
+			return req, nil, newError(ErrInvalidRequest, "prompt "+quote(v)+" is not supported")
+		}
+	}
+	if req.prompt["none"] && len(req.prompt) > 1 {
+		return req, nil, newError(ErrInvalidRequest, "prompt=none cannot be combined with other values")
+	}
+	if s := f.get("max_age"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return req, nil, newError(ErrInvalidRequest, "max_age must be a non-negative integer")
+		}
+		req.maxAge = time.Duration(n) * time.Second
+	}
+	return req, nil, nil
+}
+
+// continueAuthorize runs the login and consent steps and issues the code.
+func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req *authRequest) {
+	ctx := r.Context()
+	now := p.now()
+	action := ""
+	if r.Method == http.MethodPost {
+		action = r.PostForm.Get("action")
+		if action != "" && !p.validCSRF(r) {
+			p.renderError(w, http.StatusForbidden, newError(ErrAccessDenied, "the form expired or was not sent by this site; go back and try again"))
+			return
+		}
+	}
+	session, user := p.currentSession(ctx, r, now)
+	freshLogin := false
+	if action == "login" {
+		login := r.PostForm.Get("username")
+		u, err := p.checkPassword(ctx, login, r.PostForm.Get("password"))
+		if err != nil {
+			e := asError(err)
+			if e.Code == ErrServerError {
+				p.log.ErrorContext(ctx, "login", "error", err)
+			}
+			p.authorizationOutcome(req.client.Type, "denied")
+			p.renderLogin(w, r, req, login, e.Description, http.StatusUnauthorized)
+			return
+		}
+		if session, err = p.startSession(w, r, u, now); err != nil {
+			p.failAuthorize(w, r, req, err)
+			return
+		}
+		user, freshLogin = u, true
+	}
+
+	needLogin := user == nil ||
+		(req.prompt["login"] && !freshLogin) ||
+		(req.maxAge >= 0 && now.Sub(session.AuthTime) > req.maxAge && !freshLogin)
+	if needLogin {
+		if req.prompt["none"] {
+			p.authorizationOutcome(req.client.Type, "error")
+			p.redirectError(w, r, req, newError(ErrLoginRequired, "the user is not logged in"))
+			return
+		}
+		p.renderLogin(w, r, req, req.form.get("login_hint"), "", http.StatusOK)
+		return
+	}
+
+	// Now that the user is known, admin scopes are checked against them.
+	scopes, err := p.grantableScopes(req.client, user, req.form.get("scope"), req.form.has("scope"))
+	if err != nil {
+		p.redirectError(w, r, req, asError(err))
+		return
+	}
+	req.scopes = scopes
+
+	if action == "consent" {
+		if r.PostForm.Get("consent") != "approve" {
+			p.authorizationOutcome(req.client.Type, "denied")
+			p.redirectError(w, r, req, newError(ErrAccessDenied, "the user denied the request"))
+			return
+		}
+		if err := p.store.GrantConsent(ctx, user.ID, req.client.ID, req.scopes); err != nil {
+			p.failAuthorize(w, r, req, err)
+			return
+		}
+	} else if !req.client.FirstParty {
+		consented, err := p.store.ConsentedScopes(ctx, user.ID, req.client.ID)
+		if err != nil {
+			p.failAuthorize(w, r, req, err)
+			return
+		}
+		if req.prompt["consent"] || !containsAll(consented, req.scopes) {
+			if req.prompt["none"] {
+				p.authorizationOutcome(req.client.Type, "error")
+				p.redirectError(w, r, req, newError(ErrConsentRequired, "the user has not consented"))
+				return
+			}
+			p.renderConsent(w, r, req, user)
+			return
+		}
+	}
+	p.issueCode(w, r, req, user, session.AuthTime)
+}
+
+func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, user *store.User, authTime time.Time) {
+	now := p.now()
+	code, err := credentials.NewToken(p.rand)
+	if err != nil {
+		p.failAuthorize(w, r, req, err)
+		return
+	}
+	err = p.store.CreateAuthorizationCode(r.Context(), &store.AuthorizationCode{
+		Hash:          credentials.HashToken(code),
+		ClientID:      req.client.ID,
+		UserID:        user.ID,
+		RedirectURI:   req.redirectURI,
+		Scopes:        req.scopes,
+		Nonce:         req.form.get("nonce"),
+		CodeChallenge: req.form.get("code_challenge"),
+		AuthTime:      authTime,
+		ExpiresAt:     now.Add(p.cfg.CodeTTL),
+		CreatedAt:     now,
+	})
+	if err != nil {
+		p.failAuthorize(w, r, req, err)
+		return
+	}
+	p.authorizationOutcome(req.client.Type, "success")
+	p.redirect(w, r, req, url.Values{"code": {code}})
+}
+
+// redirect sends the user agent back to the client with the response parameters, the
+// state and the issuer (RFC 9207).
+func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, req *authRequest, params url.Values) {
+	u, err := url.Parse(req.redirectURI)
+	if err != nil {
+		p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "redirect_uri is malformed"))
+		return
+	}
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
+	if req.state != "" {
+		q.Set("state", req.state)
+	}
+	q.Set("iss", p.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther // the browser must GET the redirect URI
+	}
+	http.Redirect(w, r, u.String(), status)
+}
+
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *authRequest, e *Error) {
+	params := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		params.Set("error_description", e.Description)
+	}
+	p.redirect(w, r, req, params)
+}
+
+// failAuthorize reports an internal failure to the client as server_error (RFC 6749
+// section 4.1.2.1) and logs the cause, which the client does not see.
+func (p *Provider) failAuthorize(w http.ResponseWriter, r *http.Request, req *authRequest, err error) {
+	p.log.ErrorContext(r.Context(), "authorize", "client_id", req.client.ID, "error", err)
+	p.authorizationOutcome(req.client.Type, "error")
+	p.redirectError(w, r, req, newError(ErrServerError, "the server could not complete the request"))
+}
+
+func (p *Provider) hiddenFields(req *authRequest) []hiddenField {
+	var out []hiddenField
+	for _, name := range authorizeParams {
+		if v, ok := req.form[name]; ok {
+			out = append(out, hiddenField{Name: name, Value: v})
+		}
+	}
+	return out
+}
+
+func clientName(c *store.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, req *authRequest, username, message string, status int) {
+	p.render(w, status, "login", &pageData{
+		Title: "Sign in", Action: PathAuthorize, ClientName: clientName(req.client),
+		Username: username, Error: message, Hidden: p.hiddenFields(req), CSRF: p.csrfToken(w, r),
+	}, req.redirectURI)
+}
+
+func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user *store.User) {
+	views := make([]scopeView, 0, len(req.scopes))
+	for _, s := range req.scopes {
+		v := scopeView{Name: s, Description: builtinScopeDescriptions[s]}
+		if v.Description == "" {
+			if sc, err := p.store.GetScope(r.Context(), s); err == nil {
+				v.Description = sc.Description
+			}
+		}
+		views = append(views, v)
+	}
+	p.render(w, http.StatusOK, "consent", &pageData{
+		Title: "Allow access", Action: PathAuthorize, ClientName: clientName(req.client),
+		Username: user.Username, Hidden: p.hiddenFields(req), CSRF: p.csrfToken(w, r), Scopes: views,
+	}, req.redirectURI)
+}
+
+var builtinScopeDescriptions = map[string]string{
+	"openid":         "Sign you in with your account",
+	"profile":        "See your name and username",
+	"email":          "See your email address",
+	"offline_access": "Keep access while you are away",
+}
+
+// currentSession returns the login session of the request's cookie, if it is valid.
+func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	s, err := p.store.GetSession(ctx, credentials.HashToken(c.Value), now)
+	if err != nil {
+		return nil, nil
+	}
+	u, err := p.store.GetUser(ctx, s.UserID)
+	if err != nil || u.Disabled {
+		return nil, nil
+	}
+	return s, u
+}
+
+func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, u *store.User, now time.Time) (*store.Session, error) {
+	value, err := credentials.NewToken(p.rand)
+	if err != nil {
+		return nil, err
+	}
+	s := &store.Session{
+		Hash: credentials.HashToken(value), UserID: u.ID, AuthTime: now,
+		ExpiresAt: now.Add(p.cfg.SessionTTL), CreatedAt: now,
+		UserAgent: truncate(r.UserAgent(), 256), RemoteIP: remoteIP(r),
+	}
+	if err := p.store.CreateSession(r.Context(), s); err != nil {
+		return nil, err
+	}
+	// Replace any earlier session of this browser (session fixation).
+	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+		_ = p.store.DeleteSession(r.Context(), credentials.HashToken(old.Value))
+	}
+	http.SetCookie(w, p.cookie(sessionCookie, value, int(p.cfg.SessionTTL/time.Second)))
+	return s, nil
+}
+
+func (p *Provider) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: p.cfg.secureCookies(), SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// csrfToken returns the double-submit token of this browser, setting its cookie when new.
+func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	v, err := credentials.NewToken(p.rand)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, p.cookie(csrfCookie, v, 0))
+	return v
+}
+
+func (p *Provider) validCSRF(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || len(c.Value) < 32 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf_token"))) == 1
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// remoteIP is the client address the server sees; the server's middleware has already
+// replaced RemoteAddr with X-Forwarded-For when the peer is a trusted proxy.
+func remoteIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}

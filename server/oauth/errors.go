@@ -1,0 +1,133 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// Error codes of RFC 6749 section 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 and OIDC
+// Core section 3.1.2.6.
+const (
+	ErrInvalidRequest          = "invalid_request"
+	ErrInvalidClient           = "invalid_client"
+	ErrInvalidGrant            = "invalid_grant"
+	ErrUnauthorizedClient      = "unauthorized_client"
+	ErrUnsupportedGrantType    = "unsupported_grant_type"
+	ErrUnsupportedResponseType = "unsupported_response_type"
+	ErrInvalidScope            = "invalid_scope"
+	ErrAccessDenied            = "access_denied"
+	ErrServerError             = "server_error"
+	ErrTemporarilyUnavailable  = "temporarily_unavailable"
+	ErrInvalidToken            = "invalid_token"
+	ErrInsufficientScope       = "insufficient_scope"
+	ErrLoginRequired           = "login_required"
+	ErrConsentRequired         = "consent_required"
+	ErrSlowDown                = "slow_down"
+)
+
+// Error is an OAuth error response: the RFC error code is a field, so callers decide by
+// comparing codes, never by matching strings.
+type Error struct {
+	Code        string
+	Description string
+	// Status is the HTTP status; zero means the RFC default for the code.
+	Status int
+	// basicAuth marks an invalid_client error for a client that used HTTP Basic, which
+	// RFC 6749 section 5.2 answers with 401 and a WWW-Authenticate header.
+	basicAuth bool
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// HTTPStatus is the status code the error is sent with.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	switch e.Code {
+	case ErrInvalidClient, ErrInvalidToken:
+		return http.StatusUnauthorized
+	case ErrInsufficientScope, ErrAccessDenied:
+		return http.StatusForbidden
+	case ErrServerError:
+		return http.StatusInternalServerError
+	case ErrTemporarilyUnavailable:
+		return http.StatusServiceUnavailable
+	case ErrSlowDown:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusBadRequest
+}
+
+func newError(code, description string) *Error { return &Error{Code: code, Description: description} }
+
+// asError turns any error into an *Error; unknown errors become server_error without their
+// text, which may carry internals.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: ErrServerError, Description: "internal error"}
+}
+
+type errorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// writeError sends an RFC 6749 section 5.2 error response.
+func writeError(w http.ResponseWriter, err error) {
+	e := asError(err)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if e.Code == ErrInvalidClient && e.basicAuth {
+		h.Set("WWW-Authenticate", `Basic realm="authly", charset="UTF-8"`)
+	}
+	w.WriteHeader(e.HTTPStatus())
+	_ = json.NewEncoder(w).Encode(errorBody{Error: e.Code, ErrorDescription: e.Description})
+}
+
+// writeBearerError answers a protected-resource request (RFC 6750 section 3).
+func writeBearerError(w http.ResponseWriter, e *Error) {
+	challenge := `Bearer realm="authly"`
+	if e.Code != "" {
+		challenge += `, error="` + e.Code + `"`
+		if e.Description != "" {
+			challenge += `, error_description="` + sanitizeQuoted(e.Description) + `"`
+		}
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeError(w, e)
+}
+
+// sanitizeQuoted keeps a description inside a quoted-string of an HTTP header.
+func sanitizeQuoted(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '"' || c == '\\' || c < 0x20 || c > 0x7e {
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// writeJSON sends a successful JSON response that must not be cached (tokens, userinfo).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

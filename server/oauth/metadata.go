@@ -1,0 +1,100 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Scopes the server itself understands, beyond those registered in the store.
+var builtinScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// metadata is RFC 8414 authorization server metadata, extended with the OIDC Discovery
+// fields for /.well-known/openid-configuration. It advertises exactly what is implemented.
+type metadata struct {
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	UserinfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint                         string   `json:"end_session_endpoint,omitempty"`
+	ScopesSupported                            []string `json:"scopes_supported"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	ResponseModesSupported                     []string `json:"response_modes_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	SubjectTypesSupported                      []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	ClaimsSupported                            []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported                      []string `json:"prompt_values_supported,omitempty"`
+	ClaimsParameterSupported                   *bool    `json:"claims_parameter_supported,omitempty"`
+	RequestParameterSupported                  *bool    `json:"request_parameter_supported,omitempty"`
+	RequestURIParameterSupported               *bool    `json:"request_uri_parameter_supported,omitempty"`
+}
+
+func (p *Provider) buildMetadata() error {
+	iss := p.cfg.Issuer
+	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	m := metadata{
+		Issuer:                                     iss,
+		AuthorizationEndpoint:                      iss + PathAuthorize,
+		TokenEndpoint:                              iss + PathToken,
+		JWKSURI:                                    iss + PathJWKS,
+		RevocationEndpoint:                         iss + PathRevoke,
+		IntrospectionEndpoint:                      iss + PathIntrospect,
+		ScopesSupported:                            builtinScopes,
+		ResponseTypesSupported:                     []string{"code"},
+		ResponseModesSupported:                     []string{"query"},
+		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials", "password"},
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		TokenEndpointAuthMethodsSupported:          authMethods,
+		RevocationEndpointAuthMethodsSupported:     authMethods,
+		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post"},
+		AuthorizationResponseISSParameterSupported: true,
+	}
+	var err error
+	if p.oauthMetadata, err = json.Marshal(m); err != nil {
+		return err
+	}
+	no := false
+	m.UserinfoEndpoint = iss + PathUserinfo
+	m.EndSessionEndpoint = iss + PathLogout
+	m.SubjectTypesSupported = []string{"public"}
+	m.IDTokenSigningAlgValuesSupported = []string{"RS256", "ES256"}
+	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+		"name", "given_name", "family_name", "preferred_username", "email", "email_verified"}
+	m.PromptValuesSupported = []string{"none", "login", "consent"}
+	m.ClaimsParameterSupported, m.RequestParameterSupported, m.RequestURIParameterSupported = &no, &no, &no
+	p.oidcMetadata, err = json.Marshal(m)
+	return err
+}
+
+// The metadata documents are built once; serving them writes precomputed bytes.
+func (p *Provider) serveOAuthMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeStatic(w, p.oauthMetadata)
+}
+
+func (p *Provider) serveOIDCMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeStatic(w, p.oidcMetadata)
+}
+
+func (p *Provider) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	writeStatic(w, p.keys.JWKS())
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	publicCache     = []string{"public, max-age=300"}
+)
+
+func writeStatic(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = publicCache
+	_, _ = w.Write(body)
+}

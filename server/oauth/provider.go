@@ -1,0 +1,226 @@
+// Package oauth implements the OAuth 2.1 and OpenID Connect endpoints: discovery, JWKS,
+// authorize (with the login and consent pages), token, revocation, introspection,
+// userinfo and logout. Handlers are methods on Provider, which holds every dependency.
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/authly-dev/authly-operator/server/credentials"
+	"github.com/authly-dev/authly-operator/server/store"
+	"github.com/authly-dev/authly-operator/server/tokens"
+)
+
+// Paths of the endpoints, as Authly has them so that its clients and docs carry over.
+const (
+	PathAuthorize     = "/api/v1/oauth/authorize"
+	PathToken         = "/api/v1/oauth/token"
+	PathRevoke        = "/api/v1/oauth/revoke"
+	PathIntrospect    = "/api/v1/oauth/introspect"
+	PathUserinfo      = "/oidc/userinfo"
+	PathLogout        = "/oidc/logout"
+	PathJWKS          = "/.well-known/jwks.json"
+	PathOAuthMetadata = "/.well-known/oauth-authorization-server"
+	PathOIDCMetadata  = "/.well-known/openid-configuration"
+)
+
+// Config is the protocol's configuration.
+type Config struct {
+	// Issuer is the server's identifier: an https URL (http only for localhost).
+	Issuer          string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	IDTokenTTL      time.Duration
+	CodeTTL         time.Duration
+	SessionTTL      time.Duration
+	// AccessTokenAlg signs access tokens (ES256 or RS256); IDTokenAlg signs ID tokens
+	// unless a client asks for another.
+	AccessTokenAlg string
+	IDTokenAlg     string
+	Password       credentials.PasswordParams
+	// Lockout after LockoutFailures failed logins within LockoutWindow, for LockoutDuration.
+	LockoutFailures int
+	LockoutWindow   time.Duration
+	LockoutDuration time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	u, err := url.Parse(c.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("oauth: issuer %q must be an absolute http(s) URL without query or fragment", c.Issuer)
+	}
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTokenTTL, 15*time.Minute)
+	def(&c.RefreshTokenTTL, 30*24*time.Hour)
+	def(&c.IDTokenTTL, time.Hour)
+	def(&c.CodeTTL, 5*time.Minute)
+	def(&c.SessionTTL, 24*time.Hour)
+	def(&c.LockoutWindow, 15*time.Minute)
+	def(&c.LockoutDuration, 15*time.Minute)
+	if c.AccessTokenAlg == "" {
+		c.AccessTokenAlg = "ES256"
+	}
+	if c.IDTokenAlg == "" {
+		c.IDTokenAlg = "RS256"
+	}
+	if c.Password.Memory == 0 {
+		c.Password = credentials.DefaultPasswordParams
+	}
+	if c.LockoutFailures <= 0 {
+		c.LockoutFailures = 5
+	}
+	return nil
+}
+
+// secureCookies reports whether cookies get the Secure flag: always, unless the issuer is
+// plain http on localhost (development).
+func (c *Config) secureCookies() bool {
+	u, _ := url.Parse(c.Issuer)
+	return u.Scheme == "https" || !isLoopbackHost(u.Hostname())
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+// Clients looks clients up; the server passes an in-memory cache in front of the store.
+type Clients interface {
+	Client(ctx context.Context, clientID string) (*store.Client, error)
+}
+
+// Revocations answers whether an access token was revoked: by id (deny-list) or because its
+// client or user has a cutoff later than the token's issue time.
+type Revocations interface {
+	Revoked(jti, clientID, subject string, issuedAt time.Time) bool
+}
+
+// AccessVerifier checks an access token's signature, issuer and expiry.
+type AccessVerifier interface {
+	VerifyAccessToken(token string) (*tokens.VerifiedAccess, error)
+}
+
+// Hooks observe protocol outcomes (metrics). Any of them may be nil.
+type Hooks struct {
+	// TokenIssued reports a token endpoint outcome: grant type and "success" or the error code.
+	TokenOperation func(operation, grantType, result string)
+	// Authorization reports an authorization outcome: client type and success/denied/error.
+	Authorization func(clientType, result string)
+}
+
+// Deps are the Provider's dependencies.
+type Deps struct {
+	Config      Config
+	Store       *store.Store
+	Clients     Clients
+	Keys        *tokens.KeySet
+	Verifier    AccessVerifier
+	Revocations Revocations
+	Log         *slog.Logger
+	Clock       func() time.Time
+	Rand        io.Reader
+	Hooks       Hooks
+}
+
+// Provider serves the OAuth and OIDC endpoints.
+type Provider struct {
+	cfg      Config
+	store    *store.Store
+	clients  Clients
+	keys     *tokens.KeySet
+	issuer   *tokens.Issuer
+	verifier AccessVerifier
+	revoked  Revocations
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	hooks    Hooks
+	pages    *pages
+
+	oauthMetadata []byte
+	oidcMetadata  []byte
+}
+
+// New builds a Provider.
+func New(d Deps) (*Provider, error) {
+	if err := d.Config.setDefaults(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Keys == nil || d.Clients == nil || d.Revocations == nil {
+		return nil, errors.New("oauth: Store, Keys, Clients and Revocations are required")
+	}
+	p := &Provider{
+		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
+		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	p.issuer = &tokens.Issuer{Issuer: p.cfg.Issuer, Keys: d.Keys, Clock: p.now, Rand: p.rand}
+	p.verifier = d.Verifier
+	if p.verifier == nil {
+		p.verifier = &tokens.Verifier{Issuer: p.cfg.Issuer, Keys: d.Keys, Clock: p.now, Leeway: 30 * time.Second}
+	}
+	var err error
+	if p.pages, err = newPages(); err != nil {
+		return nil, err
+	}
+	if err := p.buildMetadata(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Register adds the endpoints to mux.
+func (p *Provider) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+PathOAuthMetadata, p.serveOAuthMetadata)
+	mux.HandleFunc("GET "+PathOIDCMetadata, p.serveOIDCMetadata)
+	mux.HandleFunc("GET "+PathJWKS, p.serveJWKS)
+	mux.HandleFunc("GET "+PathAuthorize, p.authorize)
+	mux.HandleFunc("POST "+PathAuthorize, p.authorize)
+	mux.HandleFunc("POST "+PathToken, p.token)
+	mux.HandleFunc("POST "+PathRevoke, p.revoke)
+	mux.HandleFunc("POST "+PathIntrospect, p.introspect)
+	mux.HandleFunc("GET "+PathUserinfo, p.userinfo)
+	mux.HandleFunc("POST "+PathUserinfo, p.userinfo)
+	mux.HandleFunc("GET "+PathLogout, p.logout)
+}
+
+func (p *Provider) tokenOp(operation, grant, result string) {
+	if p.hooks.TokenOperation != nil {
+		p.hooks.TokenOperation(operation, grant, result)
+	}
+}
+
+func (p *Provider) authorizationOutcome(clientType store.ClientType, result string) {
+	if p.hooks.Authorization != nil {
+		p.hooks.Authorization(string(clientType), result)
+	}
+}
+
+// errorCode is a metric label for an outcome: "success" or the OAuth error code.
+func errorCode(err error) string {
+	if err == nil {
+		return "success"
+	}
+	return asError(err).Code
+}

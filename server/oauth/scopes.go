@@ -1,0 +1,43 @@
+package oauth
+
+import (
+	"strings"
+
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+// adminScopePrefix marks the admin API's scopes, which only admin users (or clients acting
+// for themselves with client_credentials) may receive.
+const adminScopePrefix = "admin:"
+
+// grantableScopes decides the scopes of a grant: the requested ones when the client may ask
+// for them (RFC 6749 section 3.3), or, when the request names none, every scope registered
+// for the client. user is nil for a client acting for itself.
+func (p *Provider) grantableScopes(client *store.Client, user *store.User, requested string, present bool) ([]string, error) {
+	var scopes []string
+	if present {
+		scopes = splitScope(requested)
+		if len(scopes) == 0 {
+			return nil, newError(ErrInvalidScope, "scope is empty")
+		}
+		for _, s := range scopes {
+			if !validScopeToken(s) {
+				return nil, newError(ErrInvalidScope, "scope "+quote(s)+" is malformed")
+			}
+			if !contains(client.Scopes, s) {
+				return nil, newError(ErrInvalidScope, "scope "+quote(s)+" is not allowed for this client")
+			}
+			if user != nil && !user.Admin && strings.HasPrefix(s, adminScopePrefix) {
+				return nil, newError(ErrInvalidScope, "scope "+quote(s)+" needs an admin user")
+			}
+		}
+		return scopes, nil
+	}
+	for _, s := range client.Scopes {
+		if user != nil && !user.Admin && strings.HasPrefix(s, adminScopePrefix) {
+			continue
+		}
+		scopes = append(scopes, s)
+	}
+	return scopes, nil
+}

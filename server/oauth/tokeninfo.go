@@ -1,0 +1,264 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/authly-dev/authly-operator/server/credentials"
+	"github.com/authly-dev/authly-operator/server/store"
+	"github.com/authly-dev/authly-operator/server/tokens"
+)
+
+// activeAccessToken verifies an access token and checks it against the deny-list and the
+// client and user cutoffs. The signature check may be cached; the revocation check never is.
+func (p *Provider) activeAccessToken(token string) (*tokens.VerifiedAccess, bool) {
+	at, err := p.verifier.VerifyAccessToken(token)
+	if err != nil {
+		return nil, false
+	}
+	if p.revoked.Revoked(at.JTI, at.ClientID, at.Subject, at.IssuedAt) {
+		return nil, false
+	}
+	return at, true
+}
+
+// CheckAccessToken is activeAccessToken for other packages of the server (the admin API).
+func (p *Provider) CheckAccessToken(token string) (*tokens.VerifiedAccess, bool) {
+	return p.activeAccessToken(token)
+}
+
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+}
+
+var inactive = introspection{Active: false}
+
+// introspect is RFC 7662. Any authenticated confidential client may introspect access
+// tokens (resource servers do); a refresh token is shown active only to its own client.
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(w, r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	caller, err := p.authenticateClient(r.Context(), r, f)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if caller.Type != store.Confidential {
+		writeError(w, newError(ErrUnauthorizedClient, "only confidential clients may introspect tokens"))
+		return
+	}
+	token := f.get("token")
+	if token == "" {
+		writeError(w, newError(ErrInvalidRequest, "token is required"))
+		return
+	}
+	result := inactive
+	hint := f.get("token_type_hint")
+	if hint != "refresh_token" {
+		if res, ok := p.introspectAccess(token); ok {
+			result = res
+		} else if res, ok := p.introspectRefresh(r.Context(), caller, token); ok {
+			result = res
+		}
+	} else if res, ok := p.introspectRefresh(r.Context(), caller, token); ok {
+		result = res
+	} else if res, ok := p.introspectAccess(token); ok {
+		result = res
+	}
+	p.tokenOp("introspect", "none", map[bool]string{true: "active", false: "inactive"}[result.Active])
+	writeJSON(w, http.StatusOK, result)
+}
+
+func (p *Provider) introspectAccess(token string) (introspection, bool) {
+	if strings.Count(token, ".") != 2 {
+		return inactive, false
+	}
+	at, ok := p.activeAccessToken(token)
+	if !ok {
+		return inactive, false
+	}
+	return introspection{
+		Active: true, Scope: strings.Join(at.Scopes, " "), ClientID: at.ClientID,
+		TokenType: "Bearer", Exp: at.ExpiresAt.Unix(), Iat: at.IssuedAt.Unix(),
+		Sub: at.Subject, Aud: at.Audience, Iss: p.cfg.Issuer, JTI: at.JTI,
+	}, true
+}
+
+func (p *Provider) introspectRefresh(ctx context.Context, caller *store.Client, token string) (introspection, bool) {
+	rt, err := p.store.GetRefreshToken(ctx, credentials.HashToken(token))
+	if err != nil {
+		return inactive, false
+	}
+	now := p.now()
+	if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !rt.RevokedAt.IsZero() || !now.Before(rt.ExpiresAt) {
+		return inactive, false
+	}
+	if p.revoked.Revoked("", rt.ClientID, rt.UserID, rt.CreatedAt) {
+		return inactive, false
+	}
+	return introspection{
+		Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: rt.ClientID,
+		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(),
+		Sub: rt.UserID, Iss: p.cfg.Issuer,
+	}, true
+}
+
+// revoke is RFC 7009: the client revokes one of its own tokens. Unknown tokens, and tokens
+// of other clients, are answered with 200 too, so the endpoint tells nothing about them.
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(w, r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	client, err := p.authenticateClient(r.Context(), r, f)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	token := f.get("token")
+	if token == "" {
+		writeError(w, newError(ErrInvalidRequest, "token is required"))
+		return
+	}
+	if err := p.revokeToken(r.Context(), client, token); err != nil {
+		p.log.ErrorContext(r.Context(), "revoke", "client_id", client.ID, "error", err)
+		writeError(w, err)
+		return
+	}
+	p.tokenOp("revoke", "none", "success")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (p *Provider) revokeToken(ctx context.Context, client *store.Client, token string) error {
+	if strings.Count(token, ".") == 2 {
+		at, err := p.verifier.VerifyAccessToken(token)
+		if err != nil || at.ClientID != client.ID {
+			return nil
+		}
+		return p.store.RevokeAccessToken(ctx, at.JTI, at.ExpiresAt)
+	}
+	err := p.store.RevokeRefreshToken(ctx, credentials.HashToken(token), client.ID, p.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// bearerToken takes the access token from the Authorization header, or from a form body
+// (RFC 6750 section 2.1 and 2.2), refusing a request that uses both.
+func bearerToken(w http.ResponseWriter, r *http.Request) (string, *Error) {
+	header := r.Header.Get("Authorization")
+	var fromForm string
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		f, err := parseForm(w, r, false)
+		if err != nil {
+			return "", asError(err)
+		}
+		fromForm = f.get("access_token")
+	}
+	scheme, tok, ok := strings.Cut(header, " ")
+	switch {
+	case header != "" && fromForm != "":
+		return "", newError(ErrInvalidRequest, "send the access token in one place only")
+	case header != "" && (!ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == ""):
+		return "", newError(ErrInvalidRequest, "the Authorization header must be Bearer <token>")
+	case header != "":
+		return strings.TrimSpace(tok), nil
+	case fromForm != "":
+		return fromForm, nil
+	}
+	return "", &Error{Code: "", Description: "", Status: http.StatusUnauthorized}
+}
+
+// userinfo is OIDC Core section 5.3.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	token, e := bearerToken(w, r)
+	if e != nil {
+		if e.Code == "" {
+			// No credentials at all: RFC 6750 section 3.1 answers with a bare challenge.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authly"`)
+			writeError(w, &Error{Code: ErrInvalidToken, Description: "an access token is required"})
+			return
+		}
+		writeBearerError(w, e)
+		return
+	}
+	at, ok := p.activeAccessToken(token)
+	if !ok {
+		writeBearerError(w, newError(ErrInvalidToken, "the access token is invalid, expired or revoked"))
+		return
+	}
+	if !contains(at.Scopes, "openid") {
+		writeBearerError(w, newError(ErrInsufficientScope, "the openid scope is required"))
+		return
+	}
+	user, err := p.store.GetUser(r.Context(), at.Subject)
+	if err != nil || user.Disabled {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeError(w, err)
+			return
+		}
+		writeBearerError(w, newError(ErrInvalidToken, "the user no longer exists"))
+		return
+	}
+	claims := userClaims(user, at.Scopes)
+	claims["sub"] = user.ID
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// logout is OIDC RP-initiated logout: it ends the login session and returns the user to a
+// registered post_logout_redirect_uri, or shows a page.
+func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
+	f, err := parseForm(w, r, true)
+	if err != nil {
+		p.renderError(w, http.StatusBadRequest, asError(err))
+		return
+	}
+	target := f.get("post_logout_redirect_uri")
+	var client *store.Client
+	clientID := f.get("client_id")
+	if hint := f.get("id_token_hint"); hint != "" && clientID == "" {
+		// The hint may be expired; it only names the client, and that is checked below.
+		clientID = p.idTokenHintAudience(hint)
+	}
+	if target != "" {
+		if clientID == "" {
+			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "post_logout_redirect_uri needs client_id or id_token_hint"))
+			return
+		}
+		client, err = p.clients.Client(r.Context(), clientID)
+		if err != nil || !contains(client.PostLogoutRedirectURIs, target) {
+			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "post_logout_redirect_uri is not registered for this client"))
+			return
+		}
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := p.store.DeleteSession(r.Context(), credentials.HashToken(c.Value)); err != nil {
+			p.log.ErrorContext(r.Context(), "logout: delete session", "error", err)
+		}
+	}
+	http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+	if client != nil {
+		req := &authRequest{client: client, redirectURI: target, state: f.get("state")}
+		p.redirect(w, r, req, nil)
+		return
+	}
+	p.render(w, http.StatusOK, "message", &pageData{Title: "Signed out", Message: "You have been signed out."}, "")
+}

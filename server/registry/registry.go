@@ -1,0 +1,294 @@
+// Package registry validates and registers clients, scopes and users. The admin CLI, the
+// admin API and the operator all go through it, so a client is judged by the same rules
+// wherever it comes from.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/authly-dev/authly-operator/server/credentials"
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+// FieldError names the field that is wrong, so that every caller can point at it.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Grant types and auth methods a client may register.
+var (
+	GrantTypes  = []string{"authorization_code", "refresh_token", "client_credentials", "password"}
+	AuthMethods = []string{"client_secret_basic", "client_secret_post", "none"}
+)
+
+var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{3,128}$`)
+
+// NormalizeClient fills defaults into c and checks it. Every problem is reported, joined,
+// each as a *FieldError.
+func NormalizeClient(c *store.Client) error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
+	}
+	if c.ID != "" && !clientIDPattern.MatchString(c.ID) {
+		bad("client_id", "must be 3 to 128 characters of [A-Za-z0-9._~-]")
+	}
+	if c.Type == "" {
+		c.Type = store.Confidential
+	}
+	if c.Type != store.Confidential && c.Type != store.Public {
+		bad("type", "must be confidential or public, not %q", c.Type)
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = "client_secret_basic"
+		if c.Type == store.Public {
+			c.TokenEndpointAuthMethod = "none"
+		}
+	}
+	if !contains(AuthMethods, c.TokenEndpointAuthMethod) {
+		bad("token_endpoint_auth_method", "must be one of %s", strings.Join(AuthMethods, ", "))
+	} else if (c.Type == store.Public) != (c.TokenEndpointAuthMethod == "none") {
+		bad("token_endpoint_auth_method", "a public client authenticates with none and has no secret; a confidential one uses a secret")
+	}
+	if len(c.GrantTypes) == 0 {
+		bad("grant_types", "at least one grant type is required")
+	}
+	for i, g := range c.GrantTypes {
+		if !contains(GrantTypes, g) {
+			bad(fmt.Sprintf("grant_types[%d]", i), "unsupported grant type %q (one of %s)", g, strings.Join(GrantTypes, ", "))
+		}
+	}
+	if c.Type == store.Public && contains(c.GrantTypes, "client_credentials") {
+		bad("grant_types", "a public client cannot use client_credentials")
+	}
+	if contains(c.GrantTypes, "authorization_code") {
+		c.ResponseTypes = []string{"code"}
+		if len(c.RedirectURIs) == 0 {
+			bad("redirect_uris", "required for the authorization_code grant")
+		}
+	} else {
+		c.ResponseTypes = nil
+	}
+	for i, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			bad(fmt.Sprintf("redirect_uris[%d]", i), "%v", err)
+		}
+	}
+	for i, u := range c.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			bad(fmt.Sprintf("post_logout_redirect_uris[%d]", i), "%v", err)
+		}
+	}
+	for i, s := range c.Scopes {
+		if !ValidScopeName(s) {
+			bad(fmt.Sprintf("scopes[%d]", i), "%q is not a valid scope token", s)
+		}
+	}
+	switch c.IDTokenSignedResponseAlg {
+	case "", "RS256", "ES256":
+	default:
+		bad("id_token_signed_response_alg", "must be RS256 or ES256")
+	}
+	return errors.Join(errs...)
+}
+
+// checkRedirectURI applies OAuth 2.1 section 2.3: absolute, no fragment; https, or http on
+// a loopback address, or a private-use scheme for native apps.
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not contain a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+	case "http":
+		h := u.Hostname()
+		if h != "localhost" && h != "127.0.0.1" && h != "::1" && !strings.HasSuffix(h, ".localhost") {
+			return fmt.Errorf("%q: http is allowed only for loopback addresses", raw)
+		}
+	case "javascript", "data", "file", "vbscript":
+		return fmt.Errorf("%q: scheme %s is not allowed", raw, u.Scheme)
+	}
+	return nil
+}
+
+// ValidScopeName reports whether s is a scope-token (RFC 6749 section 3.3).
+func ValidScopeName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry registers clients, scopes and users in one database.
+type Registry struct {
+	Store *store.Store
+	Rand  io.Reader
+	Clock func() time.Time
+	// Password parameters for new user passwords.
+	Password credentials.PasswordParams
+}
+
+func (r *Registry) rand() io.Reader {
+	if r.Rand != nil {
+		return r.Rand
+	}
+	return rand.Reader
+}
+
+func (r *Registry) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}
+
+// CreateClient registers a new client, generating its id when empty and, for confidential
+// clients, its secret, which is returned once and stored only as a hash.
+func (r *Registry) CreateClient(ctx context.Context, c *store.Client) (secret string, err error) {
+	if err := NormalizeClient(c); err != nil {
+		return "", err
+	}
+	if c.ID == "" {
+		if c.ID, err = NewClientID(r.rand()); err != nil {
+			return "", err
+		}
+	}
+	if c.Type == store.Confidential {
+		if secret, err = credentials.NewClientSecret(r.rand()); err != nil {
+			return "", err
+		}
+		c.SecretHash = credentials.HashSecret(secret)
+	} else {
+		c.SecretHash = nil
+	}
+	if err := r.Store.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", &FieldError{Field: "client_id", Reason: fmt.Sprintf("client %q exists already", c.ID)}
+		}
+		return "", err
+	}
+	return secret, nil
+}
+
+// RotateSecret gives a confidential client a new secret; the old one keeps working for
+// grace (zero: not at all).
+func (r *Registry) RotateSecret(ctx context.Context, clientID string, grace time.Duration) (string, error) {
+	c, err := r.Store.GetClient(ctx, clientID)
+	if err != nil {
+		return "", err
+	}
+	if c.Type != store.Confidential {
+		return "", &FieldError{Field: "client_id", Reason: "a public client has no secret"}
+	}
+	secret, err := credentials.NewClientSecret(r.rand())
+	if err != nil {
+		return "", err
+	}
+	var until time.Time
+	if grace > 0 {
+		until = r.now().Add(grace)
+	}
+	if err := r.Store.SetClientSecret(ctx, clientID, credentials.HashSecret(secret), until); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// NewClientID returns a random client id (128 bits, hex).
+func NewClientID(rnd io.Reader) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(rnd, b); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x", b), nil
+}
+
+// CreateScope registers a scope.
+func (r *Registry) CreateScope(ctx context.Context, s *store.Scope) error {
+	if !ValidScopeName(s.Name) {
+		return &FieldError{Field: "name", Reason: fmt.Sprintf("%q is not a valid scope token", s.Name)}
+	}
+	if err := r.Store.CreateScope(ctx, s); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return &FieldError{Field: "name", Reason: fmt.Sprintf("scope %q exists already", s.Name)}
+		}
+		return err
+	}
+	return nil
+}
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
+
+// CreateUser registers a user with a password (hashed with argon2id).
+func (r *Registry) CreateUser(ctx context.Context, u *store.User, password string) error {
+	var errs []error
+	if !usernamePattern.MatchString(u.Username) {
+		errs = append(errs, &FieldError{Field: "username", Reason: "must be 1 to 128 characters of [A-Za-z0-9._@+-]"})
+	}
+	if u.Email != "" && (!strings.Contains(u.Email, "@") || strings.ContainsAny(u.Email, " \t\r\n")) {
+		errs = append(errs, &FieldError{Field: "email", Reason: "is not an email address"})
+	}
+	if err := CheckPassword(password); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p := r.Password
+	if p.Memory == 0 {
+		p = credentials.DefaultPasswordParams
+	}
+	hash, err := credentials.HashPassword(p, password, r.rand())
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	if err := r.Store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return &FieldError{Field: "username", Reason: "a user with that username or email exists already"}
+		}
+		return err
+	}
+	return nil
+}
+
+// CheckPassword applies the password policy: 8 to 1024 characters.
+func CheckPassword(password string) error {
+	if n := len([]rune(password)); n < 8 || len(password) > 1024 {
+		return &FieldError{Field: "password", Reason: "must be 8 to 1024 characters"}
+	}
+	return nil
+}

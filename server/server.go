@@ -1,0 +1,295 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/authly-dev/authly-operator/server/cache"
+	"github.com/authly-dev/authly-operator/server/keyring"
+	"github.com/authly-dev/authly-operator/server/oauth"
+	"github.com/authly-dev/authly-operator/server/store"
+	"github.com/authly-dev/authly-operator/server/tokens"
+)
+
+// Server is one replica of the OAuth server.
+type Server struct {
+	cfg         Config
+	log         *slog.Logger
+	store       *store.Store
+	keyring     *keyring.Keyring
+	keys        *tokens.KeySet
+	clients     *cache.Clients
+	revocations *cache.Revocations
+	provider    *oauth.Provider
+	handler     http.Handler
+
+	// ready is false until the caches are loaded and again once shutdown begins, so that
+	// a rolling update stops sending requests before the listener closes.
+	ready atomic.Bool
+}
+
+// New opens the database, migrates it, loads the keys and builds the handlers.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
+		MinConns: cfg.PoolMinConns, MaxConns: cfg.PoolMaxConns, ApplicationName: "authly-server",
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st}
+	if err := s.init(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) init(ctx context.Context) error {
+	var sealer *tokens.Sealer
+	if s.cfg.KeyEncryptionKey == "" {
+		s.log.Warn("no key encryption key configured: signing keys are stored unencrypted (acceptable for development only)")
+	} else {
+		kek, err := tokens.ParseKEK(s.cfg.KeyEncryptionKey)
+		if err != nil {
+			return fmt.Errorf("key encryption key: %w", err)
+		}
+		if sealer, err = tokens.NewSealer(kek); err != nil {
+			return err
+		}
+	}
+	s.keyring = &keyring.Keyring{Store: s.store, Sealer: sealer}
+	if err := s.keyring.Ensure(ctx); err != nil {
+		return err
+	}
+	keys, err := s.keyring.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if s.keys, err = tokens.NewKeySet(keys); err != nil {
+		return err
+	}
+	s.clients = cache.NewClients(s.store)
+	s.revocations = cache.NewRevocations(s.store, time.Now, s.cfg.AccessTokenTTL)
+	if err := s.revocations.Reload(ctx); err != nil {
+		return err
+	}
+	s.provider, err = oauth.New(oauth.Deps{
+		Config: oauth.Config{
+			Issuer: s.cfg.Issuer, AccessTokenTTL: s.cfg.AccessTokenTTL, RefreshTokenTTL: s.cfg.RefreshTokenTTL,
+			IDTokenTTL: s.cfg.IDTokenTTL, CodeTTL: s.cfg.CodeTTL, SessionTTL: s.cfg.SessionTTL,
+			AccessTokenAlg: s.cfg.AccessTokenAlg, IDTokenAlg: s.cfg.IDTokenAlg, Password: s.cfg.Password,
+			LockoutFailures: s.cfg.LockoutFailures, LockoutWindow: s.cfg.LockoutWindow, LockoutDuration: s.cfg.LockoutDuration,
+		},
+		Store:       s.store,
+		Clients:     s.clients,
+		Keys:        s.keys,
+		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: 30 * time.Second}, 100_000),
+		Revocations: s.revocations,
+		Log:         s.log,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	s.provider.Register(mux)
+	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /ready", s.readiness)
+	s.handler = s.recoverPanics(mux)
+	return nil
+}
+
+// Handler serves every endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's database access, for the admin tooling and tests.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Keyring manages the server's signing keys.
+func (s *Server) Keyring() *keyring.Keyring { return s.keyring }
+
+// Close releases the database pool.
+func (s *Server) Close() { s.store.Close() }
+
+// Start runs the background work (change notifications, purging) until ctx ends and marks
+// the server ready. Run calls it; tests that serve Handler themselves call it directly.
+func (s *Server) Start(ctx context.Context) {
+	go s.followChanges(ctx)
+	go s.purgeLoop(ctx)
+	s.ready.Store(true)
+}
+
+// Run serves on cfg.Listen until ctx ends, then shuts down gracefully: readiness fails
+// first, in-flight requests finish, and the listener closes.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	s.Start(bg)
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	s.log.Info("serving", "address", ln.Addr().String(), "issuer", s.cfg.Issuer)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down: readiness now fails; draining")
+	// Give the endpoints controller time to see the failing readiness before the
+	// listener closes, so that no new request is routed to a closed port.
+	drain := min(s.cfg.ShutdownGrace/4, 5*time.Second)
+	time.Sleep(drain)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}
+
+// readiness: the database answers, the schema is the one this binary expects, the keys
+// are loaded, and the server is not shutting down.
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	problem := ""
+	switch {
+	case !s.ready.Load():
+		problem = "not serving (starting or shutting down)"
+	case s.keys == nil:
+		problem = "signing keys not loaded"
+	default:
+		v, err := s.store.SchemaVersion(ctx)
+		if err != nil {
+			problem = "database unreachable"
+		} else if v != store.SchemaVersion() {
+			problem = fmt.Sprintf("database schema version %d, want %d", v, store.SchemaVersion())
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if problem != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, `{"status":"unavailable","reason":%q}`, problem)
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ready"}`))
+}
+
+// recoverPanics turns a panic in a handler into a logged 500 instead of a dropped
+// connection. Handlers are written never to panic; this is the last line.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = w.Write([]byte(`{"error":"server_error","error_description":"internal error"}`))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// followChanges applies the store's change notifications to the caches until ctx ends.
+func (s *Server) followChanges(ctx context.Context) {
+	err := s.store.Listen(ctx, func(ch store.Change) {
+		switch ch.Kind {
+		case store.ChangeClient:
+			s.clients.Invalidate(ch.Key)
+		case store.ChangeReset:
+			s.clients.Reset()
+			s.reloadKeys(ctx)
+		case store.ChangeKey:
+			s.reloadKeys(ctx)
+		}
+		if err := s.revocations.Apply(ctx, ch); err != nil {
+			s.log.Error("apply revocation change", "kind", ch.Kind, "error", err)
+		}
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("change notifications stopped", "error", err)
+	}
+}
+
+func (s *Server) reloadKeys(ctx context.Context) {
+	keys, err := s.keyring.Load(ctx)
+	if err == nil {
+		err = s.keys.Replace(keys)
+	}
+	if err != nil {
+		s.log.Error("reload signing keys", "error", err)
+	}
+}
+
+// purgeLoop deletes expired codes, tokens, deny-list entries and sessions in small batches,
+// so that tables do not grow without bound.
+func (s *Server) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.store.PurgeExpired(ctx, time.Now(), 1000)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("purge expired rows", "error", err)
+		} else if n > 0 {
+			s.log.Debug("purged expired rows", "rows", n)
+		}
+		s.revocations.Prune()
+	}
+}

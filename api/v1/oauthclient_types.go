@@ -1,0 +1,242 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ClientType is the OAuth client type (RFC 6749 section 2.1).
+// +kubebuilder:validation:Enum=confidential;public
+type ClientType string
+
+const (
+	// ClientConfidential can keep a secret: a server-side web application or a service.
+	ClientConfidential ClientType = "confidential"
+	// ClientPublic cannot: a single-page application or a native application. It uses PKCE
+	// and authenticates with "none".
+	ClientPublic ClientType = "public"
+)
+
+// GrantType is an OAuth grant type the client may use at the token endpoint.
+// +kubebuilder:validation:Enum=authorization_code;refresh_token;client_credentials;password
+type GrantType string
+
+const (
+	// GrantAuthorizationCode is the authorization code grant, with PKCE (OAuth 2.1).
+	GrantAuthorizationCode GrantType = "authorization_code"
+	// GrantRefreshToken exchanges a refresh token for new tokens.
+	GrantRefreshToken GrantType = "refresh_token"
+	// GrantClientCredentials lets a confidential client act on its own behalf.
+	GrantClientCredentials GrantType = "client_credentials"
+	// GrantPassword is the resource owner password grant, kept for first-party legacy
+	// applications; OAuth 2.1 omits it.
+	GrantPassword GrantType = "password"
+)
+
+// TokenEndpointAuthMethod is how the client authenticates at the token endpoint (RFC 7591
+// section 2).
+// +kubebuilder:validation:Enum=client_secret_basic;client_secret_post;none
+type TokenEndpointAuthMethod string
+
+const (
+	// AuthMethodClientSecretBasic sends the secret in an HTTP Basic Authorization header.
+	AuthMethodClientSecretBasic TokenEndpointAuthMethod = "client_secret_basic"
+	// AuthMethodClientSecretPost sends the secret in the form body.
+	AuthMethodClientSecretPost TokenEndpointAuthMethod = "client_secret_post"
+	// AuthMethodNone sends no secret: a public client, which proves itself with PKCE.
+	AuthMethodNone TokenEndpointAuthMethod = "none"
+)
+
+// OAuthClientSpec is an OAuth client registered in an AuthServer's database. Its
+// credentials go to a Secret, never into the spec or status.
+//
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.clientId) || (has(self.clientId) && self.clientId == oldSelf.clientId)",message="clientId is immutable once set",fieldPath=".clientId"
+// +kubebuilder:validation:XValidation:rule="!(has(self.type) && self.type == 'public') || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod == 'none'",message="a public client authenticates with none and has no secret",fieldPath=".tokenEndpointAuthMethod"
+// +kubebuilder:validation:XValidation:rule="(has(self.type) && self.type == 'public') || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'none'",message="a confidential client authenticates with its secret: tokenEndpointAuthMethod none is for public clients",fieldPath=".tokenEndpointAuthMethod"
+// +kubebuilder:validation:XValidation:rule="!(has(self.type) && self.type == 'public') || !('client_credentials' in self.grantTypes)",message="a public client cannot use client_credentials",fieldPath=".grantTypes"
+// +kubebuilder:validation:XValidation:rule="!('authorization_code' in self.grantTypes) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="redirectUris is required when grantTypes contains authorization_code",fieldPath=".redirectUris"
+// +kubebuilder:validation:XValidation:rule="!('refresh_token' in self.grantTypes) || 'authorization_code' in self.grantTypes || 'password' in self.grantTypes",message="refresh_token needs authorization_code or password: no other grant issues refresh tokens",fieldPath=".grantTypes"
+type OAuthClientSpec struct {
+	// authServerRef names the AuthServer, in this namespace, that the client is registered
+	// with. It cannot change: delete the client and create a new one instead.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="authServerRef is immutable"
+	AuthServerRef ServerReference `json:"authServerRef"`
+
+	// clientId is the client_id. Empty means generated; the generated one is shown in
+	// status.clientId. Once set it cannot change.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._~-]{3,128}$`
+	ClientID string `json:"clientId,omitempty"`
+
+	// type is confidential (has a secret) or public (PKCE, no secret).
+	// +optional
+	// +kubebuilder:default=confidential
+	Type ClientType `json:"type,omitempty"`
+
+	// grantTypes the client may use.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	GrantTypes []GrantType `json:"grantTypes"`
+
+	// redirectUris are the absolute URLs the authorization endpoint may redirect to,
+	// compared exactly. Required with the authorization_code grant.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.all(u, isURL(u) && url(u).getScheme() != '' && (!(url(u).getScheme() in ['http', 'https']) || url(u).getHostname() != '') && !u.contains('#'))",message="each redirect URI must be an absolute URL without a fragment"
+	// +listType=set
+	RedirectURIs []string `json:"redirectUris,omitempty"`
+
+	// postLogoutRedirectUris are the absolute URLs the end-session endpoint may redirect to.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.all(u, isURL(u) && url(u).getScheme() != '' && (!(url(u).getScheme() in ['http', 'https']) || url(u).getHostname() != '') && !u.contains('#'))",message="each post-logout redirect URI must be an absolute URL without a fragment"
+	// +listType=set
+	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris,omitempty"`
+
+	// scopes the client may ask for.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^[\x21\x23-\x5B\x5D-\x7E]+$`
+	// +listType=set
+	Scopes []string `json:"scopes,omitempty"`
+
+	// tokenEndpointAuthMethod is how the client authenticates at the token endpoint. Empty
+	// means client_secret_basic for a confidential client and none for a public one.
+	// +optional
+	TokenEndpointAuthMethod TokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// firstParty clients are the organisation's own applications: the user is not asked to
+	// consent.
+	// +optional
+	FirstParty bool `json:"firstParty,omitempty"`
+
+	// secretName is the Secret the credentials and endpoint URLs are written to. Empty means
+	// "<metadata.name>-oauth". If it already holds a client_id and client_secret (from
+	// Vault, External Secrets or a person) they are used instead of generated ones.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName,omitempty"`
+
+	// deletionPolicy: Delete removes the client from the database and revokes its tokens
+	// when this object is deleted; Orphan leaves it.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// idTokenSignedResponseAlg asks for ID tokens signed with this algorithm instead of the
+	// server's tokens.idTokenAlgorithm.
+	// +optional
+	IDTokenSignedResponseAlg SigningAlgorithm `json:"idTokenSignedResponseAlg,omitempty"`
+
+	// secretRotationGracePeriod is how long the previous secret stays valid after a
+	// rotation, a Go duration such as "24h".
+	// +optional
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="secretRotationGracePeriod must be a duration such as 24h"
+	SecretRotationGracePeriod *metav1.Duration `json:"secretRotationGracePeriod,omitempty"`
+}
+
+// OAuthClientStatus is what the operator observed. Nothing derived from the client secret
+// is ever written here.
+type OAuthClientStatus struct {
+	// conditions: Ready, Progressing, Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// clientId is the client_id registered, given or generated.
+	// +optional
+	ClientID string `json:"clientId,omitempty"`
+
+	// secretName is the Secret the credentials are in.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// credentialsVersion counts the secrets issued: 1 after the first, one more per
+	// rotation.
+	// +optional
+	CredentialsVersion int64 `json:"credentialsVersion,omitempty"`
+
+	// rotatedAt is when the current secret was issued.
+	// +optional
+	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
+
+	// previousSecretExpiresAt is when the secret replaced by the last rotation stops
+	// working.
+	// +optional
+	PreviousSecretExpiresAt *metav1.Time `json:"previousSecretExpiresAt,omitempty"`
+
+	// lastSyncTime is when the client was last written to or checked against the database.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=authly
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Client-ID",type=string,JSONPath=`.status.clientId`
+// +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.authServerRef.name`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// OAuthClient is an OAuth 2.1 / OpenID Connect client of an AuthServer.
+type OAuthClient struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec OAuthClientSpec `json:"spec"`
+	// +optional
+	Status OAuthClientStatus `json:"status,omitempty"`
+}
+
+// EffectiveSecretName is spec.secretName, or "<name>-oauth" when it is empty.
+func (c *OAuthClient) EffectiveSecretName() string {
+	if c.Spec.SecretName != "" {
+		return c.Spec.SecretName
+	}
+	return c.Name + "-oauth"
+}
+
+// EffectiveTokenEndpointAuthMethod is spec.tokenEndpointAuthMethod, or the default for the
+// client's type when it is empty: none for a public client, client_secret_basic otherwise.
+func (c *OAuthClient) EffectiveTokenEndpointAuthMethod() TokenEndpointAuthMethod {
+	if c.Spec.TokenEndpointAuthMethod != "" {
+		return c.Spec.TokenEndpointAuthMethod
+	}
+	if c.Spec.Type == ClientPublic {
+		return AuthMethodNone
+	}
+	return AuthMethodClientSecretBasic
+}
+
+// +kubebuilder:object:root=true
+
+// OAuthClientList is a list of OAuthClients.
+type OAuthClientList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []OAuthClient `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&OAuthClient{}, &OAuthClientList{})
+}

@@ -1,0 +1,64 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+package capacity
+
+// Operation is a kind of request whose cost differs from the others'. Its value is the
+// field name under capacity.operationMix.
+type Operation string
+
+const (
+	// TokenGeneration is POST /api/v1/oauth/token: signing a JWT, and for the code and
+	// refresh grants a database round trip.
+	TokenGeneration Operation = "tokenGeneration"
+	// TokenValidation is introspection, userinfo and revocation.
+	TokenValidation Operation = "tokenValidation"
+	// Authorization is the authorization endpoint with its login and consent pages.
+	Authorization Operation = "authorization"
+	// Discovery is the discovery documents and the JWKS, served from memory.
+	Discovery Operation = "discovery"
+)
+
+// Operations lists every operation in the order used in messages and status.
+func Operations() []Operation {
+	return []Operation{TokenGeneration, TokenValidation, Authorization, Discovery}
+}
+
+// Mix is each operation's share of the requests. The shares add up to 1.
+type Mix map[Operation]float64
+
+// DefaultMix is the seed's default operation mix.
+func DefaultMix() Mix {
+	return Mix{TokenGeneration: 0.3, TokenValidation: 0.4, Authorization: 0.2, Discovery: 0.1}
+}
+
+// Baselines is the throughput of each operation alone, in requests per second. The planner's
+// baselines are per CPU core; the seed's are per (8-core) server.
+type Baselines map[Operation]float64
+
+// DefaultBaselines are the requests per second one CPU core of the Authly server sustains
+// for each operation alone, measured on the 2-core dev machine, see bench/results. They are
+// placeholders from the benchmark issue until the measured figures replace them; a
+// replica's throughput is these times its CPU request in cores.
+func DefaultBaselines() Baselines {
+	return Baselines{
+		TokenGeneration: 2400,
+		TokenValidation: 9000,
+		Authorization:   3000,
+		Discovery:       25000,
+	}
+}
+
+// SeedBaselines are the seed's BASELINE_METRICS: requests per second of one 8-core server,
+// as the performance guide's calculator assumes them. Only SeedPlan uses them.
+func SeedBaselines() Baselines {
+	return Baselines{
+		TokenGeneration: 12500,
+		TokenValidation: 18400,
+		Authorization:   8900,
+		Discovery:       42000,
+	}
+}

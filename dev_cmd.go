@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
@@ -47,13 +50,28 @@ func newDevCommand() *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
+		if !cmd.Flags().Changed("shutdown-grace") {
+			cfg.ShutdownGrace = 2 * time.Second // no load balancer to drain in development
+		}
 		if cfg.Listen == ":8000" {
 			cfg.Listen = "127.0.0.1:8000"
 		}
 		if cfg.Issuer == "" {
 			cfg.Issuer = "http://localhost:" + portOf(cfg.Listen)
 		}
-		pg, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "postgres"), Port: 54329})
+		log, err := newLogger("text", "info")
+		if err != nil {
+			return err
+		}
+		pgDir := filepath.Join(dir, "postgres")
+		if os.Geteuid() == 0 && !pgcluster.Reachable(pgDir) {
+			// As root, Postgres runs as the postgres user, which cannot enter a checkout
+			// under a private home directory; keep the cluster where it can.
+			abs, _ := filepath.Abs(pgDir)
+			pgDir = filepath.Join(os.TempDir(), fmt.Sprintf("authly-dev-%x", sha256.Sum256([]byte(abs)))[:len("authly-dev-")+12])
+			log.Info("the postgres user cannot reach the dev directory; keeping the cluster elsewhere", "dir", pgDir)
+		}
+		pg, err := pgcluster.Start(ctx, pgcluster.Options{Dir: pgDir, Port: 54329})
 		if err != nil {
 			return err
 		}
@@ -62,10 +80,6 @@ func newDevCommand() *cobra.Command {
 			return err
 		}
 		cfg.DatabaseURL = pg.URL("authly")
-		log, err := newLogger("text", "info")
-		if err != nil {
-			return err
-		}
 		srv, err := server.New(ctx, cfg, log)
 		if err != nil {
 			return err

@@ -84,7 +84,7 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 	case GrantRefreshToken:
 		return p.grantRefreshToken(ctx, client, f)
 	case GrantClientCredentials:
-		return p.grantClientCredentials(client, f)
+		return p.grantClientCredentials(ctx, client, f)
 	default:
 		return p.grantPassword(ctx, r, client, f)
 	}
@@ -214,7 +214,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, 
 	})
 }
 
-func (p *Provider) grantClientCredentials(client *store.Client, f form) (*tokenResponse, error) {
+func (p *Provider) grantClientCredentials(ctx context.Context, client *store.Client, f form) (*tokenResponse, error) {
 	if client.Type != store.Confidential {
 		return nil, newError(ErrUnauthorizedClient, "client_credentials is for confidential clients")
 	}
@@ -226,7 +226,7 @@ func (p *Provider) grantClientCredentials(client *store.Client, f form) (*tokenR
 		return nil, newError(ErrInvalidScope, "openid and offline_access need a user; client_credentials has none")
 	}
 	now := p.now()
-	return p.issue(context.Background(), client, issueRequest{subject: client.ID, scopes: scopes, jti: p.issuer.NewJTI(), now: now})
+	return p.issue(ctx, client, issueRequest{subject: client.ID, scopes: scopes, jti: p.issuer.NewJTI(), now: now})
 }
 
 func (p *Provider) grantPassword(ctx context.Context, r *http.Request, client *store.Client, f form) (*tokenResponse, error) {

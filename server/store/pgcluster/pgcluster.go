@@ -135,14 +135,20 @@ func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
 
 // prepare creates the data directory with initdb unless it already holds a cluster.
 func (c *Cluster) prepare(ctx context.Context, bin string, cred *syscall.Credential) error {
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+	// Parents must be traversable by the postgres user; the cluster directory is its own.
+	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(c.dir, 0o700); err != nil && !os.IsExist(err) {
 		return err
 	}
 	if cred != nil {
+		if !Reachable(c.dir) {
+			return fmt.Errorf("pgcluster: %s is not reachable by the postgres user (a parent directory is closed to others); choose a directory under /tmp or /var/tmp", c.dir)
+		}
 		if err := os.Chown(c.dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return err
 		}
-		// The postgres user must be able to reach the directory; the temp parent is 1777.
 	}
 	if _, err := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION")); err == nil {
 		return nil
@@ -255,6 +261,27 @@ func (c *Cluster) Stop() {
 func (c *Cluster) removeTemp() {
 	if c.tempDir {
 		_ = os.RemoveAll(c.dir)
+	}
+}
+
+// Reachable reports whether every parent of dir lets other users through, so that the
+// postgres user can reach dir when the process runs as root.
+func Reachable(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		switch {
+		case os.IsNotExist(err):
+			// Created later with mode 0755.
+		case err != nil || info.Mode().Perm()&0o001 == 0:
+			return false
+		}
+		if p == filepath.Dir(p) {
+			return true
+		}
 	}
 }
 

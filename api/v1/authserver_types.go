@@ -405,6 +405,26 @@ type CapacityStatus struct {
 	// lastEvaluated is when the plan was last computed.
 	// +optional
 	LastEvaluated *metav1.Time `json:"lastEvaluated,omitempty"`
+	// lastObserved is when observedRPS was last read from the pods.
+	// +optional
+	LastObserved *metav1.Time `json:"lastObserved,omitempty"`
+	// recommendations are the replica counts the observed load asked for within the
+	// scale-down stabilisation window, newest last. They live in status so that an operator
+	// restart does not forget a recent peak and scale down early.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Recommendations []ReplicaRecommendation `json:"recommendations,omitempty"`
+}
+
+// ReplicaRecommendation is the replica count the observed load asked for at a time.
+type ReplicaRecommendation struct {
+	// replicas recommended.
+	// +required
+	Replicas int32 `json:"replicas"`
+	// time of the observation.
+	// +required
+	Time metav1.Time `json:"time"`
 }
 
 // +kubebuilder:object:root=true
@@ -439,5 +459,5 @@ type AuthServerList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&AuthServer{}, &AuthServerList{})
+	register(&AuthServer{}, &AuthServerList{})
 }

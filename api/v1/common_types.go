@@ -86,6 +86,10 @@ const (
 	// ReasonSecretConflict: the client's Secret exists but cannot be used (for example it is
 	// owned by another OAuthClient, or holds a client_id other than the one registered).
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonConflict: the client_id or scope name is registered in the database by someone
+	// else (another OAuthClient or Scope, or another installation sharing the database);
+	// the operator never overwrites it.
+	ReasonConflict = "Conflict"
 	// ReasonSecretRotated: a new client secret was issued; the previous one is still valid
 	// for the grace period.
 	ReasonSecretRotated = "SecretRotated"

@@ -187,6 +187,20 @@ type OAuthClientStatus struct {
 	// lastSyncTime is when the client was last written to or checked against the database.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// lastRotationRequest is the value of the oauth.authly.dev/rotate-secret annotation
+	// that was last acted on. A different value asks for a new rotation; the annotation
+	// itself is never changed by the operator, so GitOps tools see no drift.
+	// +optional
+	LastRotationRequest string `json:"lastRotationRequest,omitempty"`
+
+	// databaseSecretName and databaseSecretKey locate the database URL the client was
+	// registered in, so that deleting the client still reaches the database after its
+	// AuthServer is gone.
+	// +optional
+	DatabaseSecretName string `json:"databaseSecretName,omitempty"`
+	// +optional
+	DatabaseSecretKey string `json:"databaseSecretKey,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -238,5 +252,5 @@ type OAuthClientList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&OAuthClient{}, &OAuthClientList{})
+	register(&OAuthClient{}, &OAuthClientList{})
 }

@@ -58,6 +58,14 @@ type ScopeStatus struct {
 	// lastSyncTime is when the scope was last written to or checked against the database.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// databaseSecretName and databaseSecretKey locate the database URL the scope was
+	// registered in, so that deleting the scope still reaches the database after its
+	// AuthServer is gone.
+	// +optional
+	DatabaseSecretName string `json:"databaseSecretName,omitempty"`
+	// +optional
+	DatabaseSecretKey string `json:"databaseSecretKey,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -89,5 +97,5 @@ type ScopeList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Scope{}, &ScopeList{})
+	register(&Scope{}, &ScopeList{})
 }

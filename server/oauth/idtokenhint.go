@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"crypto"
-
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -18,7 +16,7 @@ func (p *Provider) idTokenHintAudience(token string) string {
 		if !ok || key.Algorithm != t.Method.Alg() {
 			return nil, jwt.ErrTokenUnverifiable
 		}
-		return key.Private.Public().(crypto.PublicKey), nil
+		return key.Private.Public(), nil
 	})
 	if err != nil || claims.Issuer != p.cfg.Issuer || len(claims.Audience) != 1 {
 		return ""

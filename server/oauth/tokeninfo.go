@@ -148,11 +148,12 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) revokeToken(ctx context.Context, client *store.Client, token string) error {
 	if strings.Count(token, ".") == 2 {
-		at, err := p.verifier.VerifyAccessToken(token)
-		if err != nil || at.ClientID != client.ID {
-			return nil
+		// Only a valid token of this client is deny-listed; anything else is answered
+		// like an unknown token.
+		if at, err := p.verifier.VerifyAccessToken(token); err == nil && at.ClientID == client.ID {
+			return p.store.RevokeAccessToken(ctx, at.JTI, at.ExpiresAt)
 		}
-		return p.store.RevokeAccessToken(ctx, at.JTI, at.ExpiresAt)
+		return nil
 	}
 	err := p.store.RevokeRefreshToken(ctx, credentials.HashToken(token), client.ID, p.now())
 	if errors.Is(err, store.ErrNotFound) {

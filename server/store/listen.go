@@ -31,8 +31,10 @@ func (s *Store) Listen(ctx context.Context, onChange func(Change)) error {
 	backoff := listenMinBackoff
 	for {
 		listening, err := s.listenOnce(ctx, cfg, onChange)
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return nil
+		default:
 		}
 		if s.onListenError != nil {
 			s.onListenError(err)

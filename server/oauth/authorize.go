@@ -43,7 +43,7 @@ type authRequest struct {
 // original parameters and an action.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	f, err := parseForm(w, r, r.Method == http.MethodGet)
+	f, err := parseForm(w, r, r.Method != http.MethodPost)
 	if err != nil {
 		p.renderError(w, asError(err).HTTPStatus(), asError(err))
 		return
@@ -232,11 +232,14 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, req *authRe
 		p.failAuthorize(w, r, req, err)
 		return
 	}
+	// The code records the redirect_uri parameter as the request had it, empty when it was
+	// omitted (one registered URI): RFC 6749 section 4.1.3 requires the token request to
+	// repeat it exactly when it was given, and not otherwise.
 	err = p.store.CreateAuthorizationCode(r.Context(), &store.AuthorizationCode{
 		Hash:          credentials.HashToken(code),
 		ClientID:      req.client.ID,
 		UserID:        user.ID,
-		RedirectURI:   req.redirectURI,
+		RedirectURI:   req.form.get("redirect_uri"),
 		Scopes:        req.scopes,
 		Nonce:         req.form.get("nonce"),
 		CodeChallenge: req.form.get("code_challenge"),

@@ -30,7 +30,9 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 		id, err1 = url.QueryUnescape(id)
 		secret, err2 = url.QueryUnescape(secret)
 		if err1 != nil || err2 != nil {
-			return nil, &Error{Code: ErrInvalidRequest, Description: "malformed Basic credentials"}
+			// A failed attempt through the Authorization header is invalid_client with 401
+			// (RFC 6749 section 5.2), not a malformed request.
+			return nil, newError(ErrInvalidClient, "malformed Basic credentials: client_id and secret must be form-urlencoded (RFC 6749 section 2.3.1)")
 		}
 		if _, ok := f["client_secret"]; ok {
 			return nil, newError(ErrInvalidRequest, "use only one client authentication method")
@@ -48,7 +50,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 	if id == "" {
 		return nil, &Error{Code: ErrInvalidClient, Description: "client authentication is required"}
 	}
-	fail := &Error{Code: ErrInvalidClient, Description: "client authentication failed", basicAuth: basic}
+	fail := &Error{Code: ErrInvalidClient, Description: "client authentication failed"}
 	client, err := p.clients.Client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the time a secret comparison would, so response times do not tell

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // Error codes of RFC 6749 section 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 and OIDC
@@ -33,9 +34,8 @@ type Error struct {
 	Description string
 	// Status is the HTTP status; zero means the RFC default for the code.
 	Status int
-	// basicAuth marks an invalid_client error for a client that used HTTP Basic, which
-	// RFC 6749 section 5.2 answers with 401 and a WWW-Authenticate header.
-	basicAuth bool
+	// retryAfter, in whole seconds, is sent as Retry-After (rate limits).
+	retryAfter int
 }
 
 func (e *Error) Error() string {
@@ -89,8 +89,13 @@ func writeError(w http.ResponseWriter, err error) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	if e.Code == ErrInvalidClient && e.basicAuth {
+	// invalid_client is a 401 (RFC 6749 section 5.2), and every 401 carries a challenge
+	// (RFC 9110 section 15.5.2), whether the client tried HTTP Basic, the body or nothing.
+	if e.Code == ErrInvalidClient && e.HTTPStatus() == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", `Basic realm="authly", charset="UTF-8"`)
+	}
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 	w.WriteHeader(e.HTTPStatus())
 	_ = json.NewEncoder(w).Encode(errorBody{Error: e.Code, ErrorDescription: e.Description})

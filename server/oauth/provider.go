@@ -121,6 +121,12 @@ type Hooks struct {
 	Authorization func(clientType, result string)
 }
 
+// ClientLimiter limits token requests per client. The token endpoint asks it once the
+// client is authenticated, so that nobody spends another client's budget.
+type ClientLimiter interface {
+	AllowClient(clientID string) (ok bool, retryAfter time.Duration)
+}
+
 // Deps are the Provider's dependencies.
 type Deps struct {
 	Config      Config
@@ -133,6 +139,8 @@ type Deps struct {
 	Clock       func() time.Time
 	Rand        io.Reader
 	Hooks       Hooks
+	// Limiter, when set, limits the token endpoint per client.
+	Limiter ClientLimiter
 }
 
 // Provider serves the OAuth and OIDC endpoints.
@@ -148,6 +156,7 @@ type Provider struct {
 	now      func() time.Time
 	rand     io.Reader
 	hooks    Hooks
+	limiter  ClientLimiter
 	pages    *pages
 
 	oauthMetadata []byte
@@ -165,6 +174,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
+		limiter: d.Limiter,
 	}
 	if p.log == nil {
 		p.log = slog.Default()

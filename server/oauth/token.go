@@ -3,7 +3,9 @@ package oauth
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +77,9 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 	if err != nil {
 		return nil, err
 	}
+	if err := p.limitClient(client.ID); err != nil {
+		return nil, err
+	}
 	if !client.HasGrantType(grant) {
 		return nil, newError(ErrUnauthorizedClient, "the client may not use the "+grant+" grant")
 	}
@@ -87,6 +92,25 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 		return p.grantClientCredentials(ctx, client, f)
 	default:
 		return p.grantPassword(ctx, r, client, f)
+	}
+}
+
+// limitClient applies the per-client rate limit of the token endpoint: over it, the
+// answer is 429 with Retry-After.
+func (p *Provider) limitClient(clientID string) error {
+	if p.limiter == nil {
+		return nil
+	}
+	ok, retry := p.limiter.AllowClient(clientID)
+	if ok {
+		return nil
+	}
+	secs := max(1, int(math.Ceil(retry.Seconds())))
+	return &Error{
+		Code:        ErrTemporarilyUnavailable,
+		Description: "rate limit exceeded; retry after " + strconv.Itoa(secs) + " s",
+		Status:      http.StatusTooManyRequests,
+		retryAfter:  secs,
 	}
 }
 
@@ -118,7 +142,9 @@ func (p *Provider) newRefresh(client *store.Client, jti string, now time.Time) (
 }
 
 func (p *Provider) grantAuthorizationCode(ctx context.Context, client *store.Client, f form) (*tokenResponse, error) {
-	if err := required(f, "code", "redirect_uri", "code_verifier"); err != nil {
+	// redirect_uri is not required here: the redemption compares it with the authorization
+	// request's, which may have omitted it (see issueCode).
+	if err := required(f, "code", "code_verifier"); err != nil {
 		return nil, err
 	}
 	verifier := f.get("code_verifier")

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/authly-dev/authly-operator/server/admin"
 	"github.com/authly-dev/authly-operator/server/keyring"
-	"github.com/authly-dev/authly-operator/server/registry"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
 )
@@ -21,12 +21,15 @@ func init() {
 }
 
 // adminEnv is what every admin subcommand works on: a database and, for keys, the key
-// encryption key.
+// encryption key; or, for clients, users and scopes, the admin API of a running server.
 type adminEnv struct {
 	databaseURL string
 	kek         string
+	apiURL      string
+	apiToken    string
 }
 
+// open connects to the database (keys are managed there only).
 func (e *adminEnv) open(cmd *cobra.Command) (*store.Store, error) {
 	if err := envFlags(cmd.Flags()); err != nil {
 		return nil, err
@@ -40,14 +43,51 @@ func (e *adminEnv) open(cmd *cobra.Command) (*store.Store, error) {
 	return store.Open(cmd.Context(), e.databaseURL, store.Options{MaxConns: 2, ApplicationName: "authly-admin"})
 }
 
+// backend is the admin API when --url is given, the database otherwise.
+func (e *adminEnv) backend(cmd *cobra.Command) (adminBackend, error) {
+	if err := envFlags(cmd.Flags()); err != nil {
+		return nil, err
+	}
+	if e.apiURL != "" {
+		if e.apiToken == "" {
+			return nil, fmt.Errorf("--token (AUTHLY_ADMIN_TOKEN) is required with --url: an access token with the admin scopes")
+		}
+		return &apiBackend{remote: &admin.Remote{BaseURL: e.apiURL, Token: e.apiToken}}, nil
+	}
+	st, err := e.open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return newDatabaseBackend(st), nil
+}
+
+// run opens the backend for the length of f.
+func (e *adminEnv) run(cmd *cobra.Command, f func(ctx context.Context, b adminBackend) error) error {
+	b, err := e.backend(cmd)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	return f(cmd.Context(), b)
+}
+
 func newAdminCommand() *cobra.Command {
 	env := &adminEnv{}
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage clients, users, scopes and signing keys in a database, without Kubernetes",
+		Short: "Manage clients, users, scopes and signing keys, in a database or through a server's admin API",
+		Long: "Manage clients, users, scopes and signing keys. By default the commands work on the\n" +
+			"database (--database-url). With --url and --token (AUTHLY_ADMIN_URL, AUTHLY_ADMIN_TOKEN)\n" +
+			"the client, user and scope commands call the admin API of a running server instead;\n" +
+			"prefer the environment variable for the token, which a command line shows to other users.",
 	}
-	cmd.PersistentFlags().StringVar(&env.databaseURL, "database-url", "", "Postgres URL (env AUTHLY_DATABASE_URL)")
-	cmd.PersistentFlags().StringVar(&env.kek, "key-encryption-key", "", "key encryption key of the server (env AUTHLY_KEY_ENCRYPTION_KEY)")
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&env.databaseURL, "database-url", "", "Postgres URL (env AUTHLY_DATABASE_URL)")
+	pf.StringVar(&env.kek, "key-encryption-key", "", "key encryption key of the server (env AUTHLY_KEY_ENCRYPTION_KEY)")
+	pf.StringVar(&env.apiURL, "url", "", "use the admin API of the server at this URL, its issuer (env AUTHLY_ADMIN_URL)")
+	pf.StringVar(&env.apiToken, "token", "", "access token with the admin scopes, for --url (env AUTHLY_ADMIN_TOKEN)")
+	_ = pf.SetAnnotation("url", envAnnotation, []string{"AUTHLY_ADMIN_URL"})
+	_ = pf.SetAnnotation("token", envAnnotation, []string{"AUTHLY_ADMIN_TOKEN"})
 	cmd.AddCommand(newAdminClientCommand(env), newAdminUserCommand(env), newAdminScopeCommand(env), newAdminKeysCommand(env))
 	return cmd
 }
@@ -58,94 +98,52 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// clientView is a client as the CLI and the admin API show it: no secret hashes.
-type clientView struct {
-	ClientID                string    `json:"client_id"`
-	ClientSecret            string    `json:"client_secret,omitempty"`
-	Name                    string    `json:"name,omitempty"`
-	Type                    string    `json:"type"`
-	GrantTypes              []string  `json:"grant_types"`
-	RedirectURIs            []string  `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris,omitempty"`
-	Scopes                  []string  `json:"scopes,omitempty"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	FirstParty              bool      `json:"first_party"`
-	ManagedBy               string    `json:"managed_by,omitempty"`
-	CreatedAt               time.Time `json:"created_at"`
-}
-
-func viewClient(c *store.Client, secret string) clientView {
-	return clientView{
-		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: string(c.Type), GrantTypes: c.GrantTypes,
-		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, FirstParty: c.FirstParty, ManagedBy: c.ManagedBy,
-		CreatedAt: c.CreatedAt,
-	}
-}
-
 func newAdminClientCommand(env *adminEnv) *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage OAuth clients"}
 
-	var c store.Client
+	var req admin.ClientRequest
 	var public bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Register a client and print its id and secret (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := env.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			if public {
-				c.Type = store.Public
+				req.ClientType = string(store.Public)
 			}
-			secret, err := (&registry.Registry{Store: st}).CreateClient(cmd.Context(), &c)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), viewClient(&c, secret))
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				c, err := b.createClient(ctx, req)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), c)
+			})
 		},
 	}
 	f := create.Flags()
-	f.StringVar(&c.ID, "client-id", "", "client id (default: generated)")
-	f.StringVar(&c.Name, "name", "", "display name shown on the login and consent pages")
-	f.StringSliceVar(&c.GrantTypes, "grant-types", []string{"authorization_code", "refresh_token"}, "grant types")
-	f.StringSliceVar(&c.RedirectURIs, "redirect-uris", nil, "redirect URIs (exact match)")
-	f.StringSliceVar(&c.PostLogoutRedirectURIs, "post-logout-redirect-uris", nil, "post-logout redirect URIs")
-	f.StringSliceVar(&c.Scopes, "scopes", nil, "scopes the client may request")
+	f.StringVar(&req.ClientID, "client-id", "", "client id (default: generated)")
+	f.StringVar(&req.ClientName, "name", "", "display name shown on the login and consent pages")
+	f.StringSliceVar(&req.GrantTypes, "grant-types", []string{"authorization_code", "refresh_token"}, "grant types")
+	f.StringSliceVar(&req.RedirectURIs, "redirect-uris", nil, "redirect URIs (exact match)")
+	f.StringSliceVar(&req.PostLogoutRedirectURIs, "post-logout-redirect-uris", nil, "post-logout redirect URIs")
+	f.StringSliceVar(&req.Scopes, "scopes", nil, "scopes the client may request")
 	f.BoolVar(&public, "public", false, "a public client (no secret; PKCE)")
-	f.BoolVar(&c.FirstParty, "first-party", false, "skip the consent page")
-	f.StringVar(&c.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, or none (public)")
-	f.StringVar(&c.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token algorithm for this client: RS256 or ES256")
+	f.BoolVar(&req.FirstParty, "first-party", false, "skip the consent page")
+	f.StringVar(&req.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, or none (public)")
+	f.StringVar(&req.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token algorithm for this client: RS256 or ES256")
 
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := env.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			views := []clientView{}
-			after := ""
-			for {
-				page, err := st.ListClients(cmd.Context(), store.Page{Limit: 500, After: after})
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				views, err := b.listClients(ctx)
 				if err != nil {
 					return err
 				}
-				for _, c := range page {
-					views = append(views, viewClient(c, ""))
-				}
-				if len(page) < 500 {
-					break
-				}
-				after = page[len(page)-1].ID
-			}
-			return printJSON(cmd.OutOrStdout(), views)
+				return printJSON(cmd.OutOrStdout(), views)
+			})
 		},
 	}
 
@@ -154,16 +152,13 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 		Short: "Delete a client and revoke its tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := env.open(cmd)
-			if err != nil {
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				if err := b.deleteClient(ctx, args[0]); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "client %s deleted; its tokens are revoked\n", args[0])
 				return err
-			}
-			defer st.Close()
-			if err := st.DeleteClient(cmd.Context(), args[0], time.Now()); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "client %s deleted; its tokens are revoked\n", args[0])
-			return err
+			})
 		},
 	}
 
@@ -173,16 +168,13 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 		Short: "Give a client a new secret; the old one works for --grace",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := env.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			secret, err := (&registry.Registry{Store: st}).RotateSecret(cmd.Context(), args[0], grace)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), map[string]string{"client_id": args[0], "client_secret": secret})
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				c, err := b.rotateSecret(ctx, args[0], grace)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), c)
+			})
 		},
 	}
 	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the previous secret stays valid")
@@ -193,7 +185,7 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 
 func newAdminUserCommand(env *adminEnv) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users"}
-	var u store.User
+	var req admin.UserRequest
 	var passwordStdin bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -207,24 +199,22 @@ func newAdminUserCommand(env *adminEnv) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			password := strings.TrimRight(string(raw), "\r\n")
-			st, err := env.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := (&registry.Registry{Store: st}).CreateUser(cmd.Context(), &u, password); err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), map[string]any{"id": u.ID, "username": u.Username, "email": u.Email, "admin": u.Admin})
+			req.Password = strings.TrimRight(string(raw), "\r\n")
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				u, err := b.createUser(ctx, req)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), u)
+			})
 		},
 	}
 	f := create.Flags()
-	f.StringVar(&u.Username, "username", "", "login name")
-	f.StringVar(&u.Email, "email", "", "email address")
-	f.StringVar(&u.Name, "name", "", "full name")
-	f.BoolVar(&u.EmailVerified, "email-verified", false, "mark the email as verified")
-	f.BoolVar(&u.Admin, "admin", false, "may receive the admin:* scopes")
+	f.StringVar(&req.Username, "username", "", "login name")
+	f.StringVar(&req.Email, "email", "", "email address")
+	f.StringVar(&req.Name, "name", "", "full name")
+	f.BoolVar(&req.EmailVerified, "email-verified", false, "mark the email as verified")
+	f.BoolVar(&req.Admin, "admin", false, "may receive the admin:* scopes")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
 	cmd.AddCommand(create)
 	return cmd
@@ -232,26 +222,24 @@ func newAdminUserCommand(env *adminEnv) *cobra.Command {
 
 func newAdminScopeCommand(env *adminEnv) *cobra.Command {
 	cmd := &cobra.Command{Use: "scope", Short: "Manage scopes"}
-	var s store.Scope
+	var req admin.ScopeRequest
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a scope",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := env.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := (&registry.Registry{Store: st}).CreateScope(cmd.Context(), &s); err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), map[string]any{"name": s.Name, "description": s.Description, "default": s.Default})
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				s, err := b.createScope(ctx, req)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), s)
+			})
 		},
 	}
-	create.Flags().StringVar(&s.Name, "name", "", "scope name")
-	create.Flags().StringVar(&s.Description, "description", "", "what the scope allows, shown on the consent page")
-	create.Flags().BoolVar(&s.Default, "default", false, "granted when a request names no scope")
+	create.Flags().StringVar(&req.Name, "name", "", "scope name")
+	create.Flags().StringVar(&req.Description, "description", "", "what the scope allows, shown on the consent page")
+	create.Flags().BoolVar(&req.Default, "default", false, "granted when a request names no scope")
 	cmd.AddCommand(create)
 	return cmd
 }

@@ -23,6 +23,9 @@ func envName(flag string) string {
 	return "AUTHLY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// envAnnotation on a flag names its environment variable when that is not envName's.
+const envAnnotation = "authly.dev/env"
+
 // envFlags sets each flag that was not given on the command line from its AUTHLY_*
 // variable, so that flags win over the environment and both work in a container.
 func envFlags(fs *pflag.FlagSet) error {
@@ -31,9 +34,13 @@ func envFlags(fs *pflag.FlagSet) error {
 		if f.Changed {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		name := envName(f.Name)
+		if names := f.Annotations[envAnnotation]; len(names) == 1 {
+			name = names[0]
+		}
+		if v, ok := os.LookupEnv(name); ok {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", envName(f.Name), err))
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 			}
 		}
 	})
@@ -146,6 +153,7 @@ func newServerCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		cfg.Version = version
 		srv, err := server.New(cmd.Context(), cfg, log)
 		if err != nil {
 			return err

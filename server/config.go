@@ -16,6 +16,9 @@ import (
 // Config is everything the server is told; the `authly server` command fills it from flags
 // and AUTHLY_* environment variables, the operator through the Deployment it renders.
 type Config struct {
+	// Version of the binary, reported by the admin API's status.
+	Version string
+
 	DatabaseURL string
 	Issuer      string
 	Listen      string

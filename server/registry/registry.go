@@ -22,9 +22,14 @@ import (
 type FieldError struct {
 	Field  string
 	Reason string
+	// Err is the store error behind the problem, if any (store.ErrConflict for a name that
+	// is taken), so that callers can tell "invalid" from "exists already" with errors.Is.
+	Err error
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Grant types and auth methods a client may register.
 var (
@@ -48,7 +53,7 @@ func NormalizeClient(c *store.Client) error {
 		c.Type = store.Confidential
 	}
 	if c.Type != store.Confidential && c.Type != store.Public {
-		bad("type", "must be confidential or public, not %q", c.Type)
+		bad("client_type", "must be confidential or public, not %q", c.Type)
 	}
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = "client_secret_basic"
@@ -196,11 +201,29 @@ func (r *Registry) CreateClient(ctx context.Context, c *store.Client) (secret st
 	}
 	if err := r.Store.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return "", &FieldError{Field: "client_id", Reason: fmt.Sprintf("client %q exists already", c.ID)}
+			return "", &FieldError{Field: "client_id", Reason: fmt.Sprintf("client %q exists already", c.ID), Err: err}
 		}
 		return "", err
 	}
 	return secret, nil
+}
+
+// UpdateClient replaces the registration of the existing client c.ID, leaving its secrets
+// and its owner (ManagedBy) alone. A client cannot change its type: that would take away
+// or need a secret. store.ErrNotFound when there is no such client.
+func (r *Registry) UpdateClient(ctx context.Context, c *store.Client) error {
+	old, err := r.Store.GetClient(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := NormalizeClient(c); err != nil {
+		return err
+	}
+	if old.Type != c.Type {
+		return &FieldError{Field: "client_type", Reason: fmt.Sprintf("is %s and cannot change; delete the client and register it again", old.Type)}
+	}
+	c.ManagedBy = old.ManagedBy
+	return r.Store.UpdateClient(ctx, c)
 }
 
 // RotateSecret gives a confidential client a new secret; the old one keeps working for
@@ -243,17 +266,28 @@ func (r *Registry) CreateScope(ctx context.Context, s *store.Scope) error {
 	}
 	if err := r.Store.CreateScope(ctx, s); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return &FieldError{Field: "name", Reason: fmt.Sprintf("scope %q exists already", s.Name)}
+			return &FieldError{Field: "name", Reason: fmt.Sprintf("scope %q exists already", s.Name), Err: err}
 		}
 		return err
 	}
 	return nil
 }
 
+// UpdateScope replaces the description and default flag of the existing scope s.Name,
+// keeping its owner (ManagedBy). store.ErrNotFound when there is no such scope.
+func (r *Registry) UpdateScope(ctx context.Context, s *store.Scope) error {
+	old, err := r.Store.GetScope(ctx, s.Name)
+	if err != nil {
+		return err
+	}
+	s.ManagedBy = old.ManagedBy
+	return r.Store.UpdateScope(ctx, s)
+}
+
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,128}$`)
 
-// CreateUser registers a user with a password (hashed with argon2id).
-func (r *Registry) CreateUser(ctx context.Context, u *store.User, password string) error {
+// CheckUser checks a user's profile fields, reporting each problem as a *FieldError.
+func CheckUser(u *store.User) error {
 	var errs []error
 	if !usernamePattern.MatchString(u.Username) {
 		errs = append(errs, &FieldError{Field: "username", Reason: "must be 1 to 128 characters of [A-Za-z0-9._@+-]"})
@@ -261,28 +295,82 @@ func (r *Registry) CreateUser(ctx context.Context, u *store.User, password strin
 	if u.Email != "" && (!strings.Contains(u.Email, "@") || strings.ContainsAny(u.Email, " \t\r\n")) {
 		errs = append(errs, &FieldError{Field: "email", Reason: "is not an email address"})
 	}
-	if err := CheckPassword(password); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// userTaken is the answer to a username or email that another user has.
+func userTaken(err error) error {
+	return &FieldError{Field: "username", Reason: "a user with that username or email exists already", Err: err}
+}
+
+// CreateUser registers a user with a password (hashed with argon2id).
+func (r *Registry) CreateUser(ctx context.Context, u *store.User, password string) error {
+	if err := errors.Join(CheckUser(u), CheckPassword(password)); err != nil {
 		return err
 	}
-	p := r.Password
-	if p.Memory == 0 {
-		p = credentials.DefaultPasswordParams
-	}
-	hash, err := credentials.HashPassword(p, password, r.rand())
+	hash, err := r.hashPassword(password)
 	if err != nil {
 		return err
 	}
 	u.PasswordHash = hash
 	if err := r.Store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return &FieldError{Field: "username", Reason: "a user with that username or email exists already"}
+			return userTaken(err)
 		}
 		return err
 	}
 	return nil
+}
+
+// UpdateUser writes the user's profile, Disabled and Admin (never the password).
+// store.ErrNotFound when there is no such user.
+func (r *Registry) UpdateUser(ctx context.Context, u *store.User) error {
+	if err := CheckUser(u); err != nil {
+		return err
+	}
+	if err := r.Store.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return userTaken(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// ResetPassword gives the user a new password and ends everything the old one opened:
+// their login sessions, refresh tokens, codes and access tokens. store.ErrNotFound when
+// there is no such user.
+func (r *Registry) ResetPassword(ctx context.Context, userID, password string) error {
+	if err := CheckPassword(password); err != nil {
+		return err
+	}
+	hash, err := r.hashPassword(password)
+	if err != nil {
+		return err
+	}
+	if err := r.Store.SetUserPassword(ctx, userID, hash); err != nil {
+		return err
+	}
+	_, err = r.EndUserSessions(ctx, userID)
+	return err
+}
+
+// EndUserSessions signs the user out everywhere: their login sessions end and every
+// token issued to them so far is revoked. It returns how many sessions ended.
+func (r *Registry) EndUserSessions(ctx context.Context, userID string) (int64, error) {
+	n, err := r.Store.DeleteUserSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	return n, r.Store.RevokeUserTokens(ctx, userID, r.now())
+}
+
+func (r *Registry) hashPassword(password string) (string, error) {
+	p := r.Password
+	if p.Memory == 0 {
+		p = credentials.DefaultPasswordParams
+	}
+	return credentials.HashPassword(p, password, r.rand())
 }
 
 // CheckPassword applies the password policy: 8 to 1024 characters.

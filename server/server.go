@@ -11,9 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authly-dev/authly-operator/server/admin"
 	"github.com/authly-dev/authly-operator/server/cache"
 	"github.com/authly-dev/authly-operator/server/keyring"
+	"github.com/authly-dev/authly-operator/server/metrics"
 	"github.com/authly-dev/authly-operator/server/oauth"
+	"github.com/authly-dev/authly-operator/server/ratelimit"
+	"github.com/authly-dev/authly-operator/server/registry"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
 )
@@ -28,6 +32,8 @@ type Server struct {
 	clients     *cache.Clients
 	revocations *cache.Revocations
 	provider    *oauth.Provider
+	metrics     *metrics.Metrics
+	limiter     *ratelimit.Limiter
 	handler     http.Handler
 
 	// ready is false until the caches are loaded and again once shutdown begins, so that
@@ -46,13 +52,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	m := metrics.New()
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{
 		MinConns: cfg.PoolMinConns, MaxConns: cfg.PoolMaxConns, ApplicationName: "authly-server",
+		ObserveQuery: m.ObserveQuery,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st}
+	s := &Server{cfg: cfg, log: log, store: st, metrics: m}
 	if err := s.init(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -89,6 +97,25 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.revocations.Reload(ctx); err != nil {
 		return err
 	}
+	s.limiter = ratelimit.New(ratelimit.Config{
+		Replicas:                s.cfg.Replicas,
+		TokenPerClientPerSecond: s.cfg.TokenPerClientPerSecond,
+		TokenPerIPPerSecond:     s.cfg.TokenPerIPPerSecond,
+		LoginPerIPPerMinute:     s.cfg.LoginPerIPPerMinute,
+		AdminPerIPPerSecond:     s.cfg.AdminPerIPPerSecond,
+	}, ratelimit.Paths{
+		Token: oauth.PathToken, Introspect: oauth.PathIntrospect, Revoke: oauth.PathRevoke,
+		Authorize: oauth.PathAuthorize, AdminPrefix: "/admin/",
+	})
+	s.metrics.RegisterPool(s.store.Pool().Stat)
+	s.metrics.RegisterCaches(metrics.CacheStats{
+		Clients:     s.clients.Stats,
+		Revocations: s.revocations.Size,
+		Gauges: map[string]metrics.GaugeFunc{
+			"ratelimit_buckets": {Help: "Rate limit buckets held (per client and per source address).",
+				Value: func() float64 { return float64(s.limiter.Buckets()) }},
+		},
+	})
 	s.provider, err = oauth.New(oauth.Deps{
 		Config: oauth.Config{
 			Issuer: s.cfg.Issuer, AccessTokenTTL: s.cfg.AccessTokenTTL, RefreshTokenTTL: s.cfg.RefreshTokenTTL,
@@ -102,16 +129,45 @@ func (s *Server) init(ctx context.Context) error {
 		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: 30 * time.Second}, 100_000),
 		Revocations: s.revocations,
 		Log:         s.log,
+		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization},
+		Limiter:     s.limiter,
 	})
+	if err != nil {
+		return err
+	}
+	reg := &registry.Registry{Store: s.store, Password: s.cfg.Password}
+	if err := admin.Bootstrap(ctx, reg, admin.BootstrapConfig{
+		Username: s.cfg.AdminUsername, Password: s.cfg.AdminPassword, PasswordFile: s.cfg.AdminPasswordFile,
+	}, s.log); err != nil {
+		return err
+	}
+	adminAPI, err := admin.New(admin.Deps{Store: s.store, Registry: reg, Tokens: s.provider, Log: s.log, Version: s.cfg.Version})
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	s.provider.Register(mux)
+	adminAPI.Register(mux)
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /ready", s.readiness)
-	s.handler = s.recoverPanics(mux)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	// Requests the limiter refuses never reach the mux; it names their route for the
+	// request metrics (a registered pattern, so the label stays bounded).
+	s.limiter.Pattern = func(r *http.Request) string { _, p := mux.Handler(r); return p }
+	s.handler = s.middleware(mux)
 	return nil
+}
+
+// middleware wraps the mux in what every request passes, outermost first: panic
+// recovery, the client address from trusted proxies, security headers, request metrics
+// (which read the route the mux matched), CORS, rate limits.
+func (s *Server) middleware(mux http.Handler) http.Handler {
+	return s.recoverPanics(
+		trustProxies(s.cfg.TrustedProxies,
+			securityHeaders(s.cfg.Issuer,
+				s.metrics.Middleware(
+					cors(s.cfg.CORSOrigins,
+						s.limiter.Middleware(mux))))))
 }
 
 // Handler serves every endpoint.

@@ -100,6 +100,15 @@ func (r *Revocations) Apply(ctx context.Context, ch store.Change) error {
 	return nil
 }
 
+// Deny deny-lists a token id at once. The replica that revokes a token calls it, so that
+// it never accepts the token again, not even before its own notification comes back;
+// the other replicas learn of it through Apply.
+func (r *Revocations) Deny(jti string, expiresAt time.Time) {
+	r.mu.Lock()
+	r.jtis[jti] = expiresAt
+	r.mu.Unlock()
+}
+
 // Prune forgets deny-listed ids of tokens that have expired anyway.
 func (r *Revocations) Prune() {
 	now := r.now()

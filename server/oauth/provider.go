@@ -108,6 +108,13 @@ type Revocations interface {
 	Revoked(jti, clientID, subject string, issuedAt time.Time) bool
 }
 
+// LocalDenier is implemented by Revocations that take a revocation in at once. Other
+// replicas learn of a revocation through the store's notification; the replica that
+// revoked the token must not accept it meanwhile.
+type LocalDenier interface {
+	Deny(jti string, expiresAt time.Time)
+}
+
 // AccessVerifier checks an access token's signature, issuer and expiry.
 type AccessVerifier interface {
 	VerifyAccessToken(token string) (*tokens.VerifiedAccess, error)

@@ -151,7 +151,12 @@ func (p *Provider) revokeToken(ctx context.Context, client *store.Client, token 
 		// Only a valid token of this client is deny-listed; anything else is answered
 		// like an unknown token.
 		if at, err := p.verifier.VerifyAccessToken(token); err == nil && at.ClientID == client.ID {
-			return p.store.RevokeAccessToken(ctx, at.JTI, at.ExpiresAt)
+			if err := p.store.RevokeAccessToken(ctx, at.JTI, at.ExpiresAt); err != nil {
+				return err
+			}
+			if d, ok := p.revoked.(LocalDenier); ok {
+				d.Deny(at.JTI, at.ExpiresAt)
+			}
 		}
 		return nil
 	}

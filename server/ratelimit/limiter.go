@@ -1,0 +1,164 @@
+package ratelimit
+
+import (
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config sets the limits of an AuthServer; each replica enforces its share.
+type Config struct {
+	// Replicas is the number of replicas the totals are shared among.
+	Replicas int
+	// TokenPerClientPerSecond limits the token endpoint per authenticated client.
+	TokenPerClientPerSecond float64
+	// TokenPerIPPerSecond limits the token, introspection and revocation endpoints
+	// together, per source address.
+	TokenPerIPPerSecond float64
+	// LoginPerIPPerMinute limits the authorize endpoint per source address.
+	LoginPerIPPerMinute float64
+	// AdminPerIPPerSecond limits the admin API per source address.
+	AdminPerIPPerSecond float64
+	// MaxKeys bounds each set of buckets; zero is DefaultMaxKeys.
+	MaxKeys int
+	// Clock is time.Now unless set (tests).
+	Clock func() time.Time
+}
+
+// Paths the middleware limits. They are the server's routes; the package takes them as
+// configuration rather than importing the protocol package.
+type Paths struct {
+	Token, Introspect, Revoke string // limited per address, together
+	Authorize                 string
+	AdminPrefix               string // every path under it
+}
+
+// Limiter holds the buckets of one replica.
+type Limiter struct {
+	now         func() time.Time
+	paths       Paths
+	tokenClient *Keyed
+	tokenIP     *Keyed
+	authorize   *Keyed
+	admin       *Keyed
+	// Pattern, when set, names the route of a request the middleware refuses, stored in
+	// r.Pattern so that request metrics label refusals by route although the mux never
+	// saw them.
+	Pattern func(r *http.Request) string
+}
+
+// New builds a Limiter from cfg; limits of zero or less are off.
+func New(cfg Config, paths Paths) *Limiter {
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	keyed := func(total float64, period time.Duration) *Keyed {
+		return NewKeyed(Share(total, period, cfg.Replicas), cfg.MaxKeys, 0)
+	}
+	return &Limiter{
+		now:         now,
+		paths:       paths,
+		tokenClient: keyed(cfg.TokenPerClientPerSecond, time.Second),
+		tokenIP:     keyed(cfg.TokenPerIPPerSecond, time.Second),
+		authorize:   keyed(cfg.LoginPerIPPerMinute, time.Minute),
+		admin:       keyed(cfg.AdminPerIPPerSecond, time.Second),
+	}
+}
+
+// AllowClient takes a token from the client's token-endpoint bucket. The protocol calls it
+// once the client is authenticated, so that nobody can spend another client's budget.
+func (l *Limiter) AllowClient(clientID string) (ok bool, retryAfter time.Duration) {
+	return l.tokenClient.Allow(clientID, l.now())
+}
+
+// Buckets is the number of buckets held, for a gauge.
+func (l *Limiter) Buckets() int {
+	return l.tokenClient.Len() + l.tokenIP.Len() + l.authorize.Len() + l.admin.Len()
+}
+
+// Middleware refuses requests over their source address's limit with 429. It sits in
+// front of the mux and recognizes the limited endpoints by path.
+func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := l.bucketsFor(r)
+		if k == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ok, retry := k.Allow(addressKey(r.RemoteAddr), l.now())
+		if ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if l.Pattern != nil {
+			r.Pattern = l.Pattern(r)
+		}
+		WriteTooManyRequests(w, retry)
+	})
+}
+
+func (l *Limiter) bucketsFor(r *http.Request) *Keyed {
+	switch p := r.URL.Path; {
+	case p == l.paths.Token || p == l.paths.Introspect || p == l.paths.Revoke:
+		return l.tokenIP
+	case p == l.paths.Authorize:
+		return l.authorize
+	case l.paths.AdminPrefix != "" && strings.HasPrefix(p, l.paths.AdminPrefix):
+		return l.admin
+	}
+	return nil
+}
+
+// RetryAfterSeconds rounds a delay up to the whole seconds of a Retry-After header, at
+// least one.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// WriteTooManyRequests answers 429 with Retry-After and an RFC 6749 section 5.2 error body.
+func WriteTooManyRequests(w http.ResponseWriter, retry time.Duration) {
+	secs := strconv.Itoa(RetryAfterSeconds(retry))
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", secs)
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"rate limit exceeded; retry after ` + secs + ` s"}`))
+}
+
+// addressKey is the bucket key of a remote address ("ip:port", as http.Request.RemoteAddr
+// has it): the IP, and for IPv6 its /64, since one host commonly holds a whole /64. An
+// address that does not parse is its own key.
+func addressKey(remoteAddr string) string {
+	host := remoteAddr
+	var a netip.Addr
+	// With a port, "1.2.3.4:5" or "[::1]:5"; parse the likely form first, since a failed
+	// parse allocates its error.
+	if strings.HasPrefix(remoteAddr, "[") || strings.Count(remoteAddr, ":") == 1 {
+		ap, err := netip.ParseAddrPort(remoteAddr)
+		if err != nil {
+			return remoteAddr
+		}
+		a, host = ap.Addr(), remoteAddr[:strings.LastIndexByte(remoteAddr, ':')]
+	} else {
+		var err error
+		if a, err = netip.ParseAddr(remoteAddr); err != nil {
+			return remoteAddr
+		}
+	}
+	switch {
+	case a.Is4():
+		return host // no allocation for the common case
+	case a.Is4In6():
+		return a.Unmap().String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return remoteAddr
+	}
+	return p.String()
+}

@@ -93,7 +93,7 @@ install: manifests ## Install the CRDs into the cluster of the current kubeconfi
 .PHONY: deploy
 deploy: manifests ## Deploy the operator with image IMG to the cluster of the current kubeconfig.
 	cd config/manager && kubectl kustomize . >/dev/null
-	kubectl kustomize config/default | sed "s|image: controller:latest|image: $(IMG)|" | kubectl apply -f -
+	kubectl kustomize config/default | sed "s|controller:latest|$(IMG)|g" | kubectl apply -f -
 
 .PHONY: undeploy
 undeploy: ## Remove the operator from the cluster of the current kubeconfig.
@@ -110,6 +110,10 @@ bench: build ## Load-test the server on this machine and write bench/results/ (s
 bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50).
 	@if [ ! -d hack/loadtest ]; then echo "make bench-quick: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
 	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --duration 5s --concurrency 10,50
+
+.PHONY: bench-scale
+bench-scale: build ## Not for CI (slow): the load test on 10M refresh tokens, 100k clients, 100k revoked ids, against bench/results.
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/scale --scale 10000000,100000,100000 --baseline bench/results/results.json
 
 .PHONY: bench-go
 bench-go: ## Run the go test benchmarks of the hot paths with -benchmem.

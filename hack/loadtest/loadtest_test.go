@@ -1,0 +1,80 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseStat(t *testing.T) {
+	// The command may hold spaces and parentheses; fields are counted from the last ')'.
+	line := []byte("4242 (postgres: a (b) c) S 17 4242 4242 0 -1 4194560 500 0 0 0 150 25 7 3 20 0 1 0 100 0 0\n")
+	got, err := parseStat(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := procTimes{state: 'S', ppid: 17, utime: 150, stime: 25, cutime: 7, cstime: 3}
+	if got != want {
+		t.Errorf("parseStat = %+v, want %+v", got, want)
+	}
+	if _, err := parseStat([]byte("4242 (short) S 1 2")); err == nil {
+		t.Error("parseStat accepted a truncated line")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for pct, want := range map[float64]time.Duration{50: 50 * time.Millisecond, 95: 95 * time.Millisecond, 99: 99 * time.Millisecond, 100: 100 * time.Millisecond} {
+		if got := percentile(d, pct); got != want {
+			t.Errorf("percentile(%v) = %v, want %v", pct, got, want)
+		}
+	}
+	if got := percentile(d[:1], 99); got != time.Millisecond {
+		t.Errorf("percentile of one = %v", got)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 12500: "12,500", 1234567.4: "1,234,567", -4600: "-4,600"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions([]string{"--authly", "bin/authly", "--concurrency", "50,10,10", "--scenarios", "refresh,hello", "--scale", "10_000_000,100000,100000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.concurrency) != 2 || o.concurrency[0] != 10 || o.concurrency[1] != 50 {
+		t.Errorf("concurrency = %v, want [10 50]", o.concurrency)
+	}
+	if o.scale != (scaleSpec{RefreshTokens: 10_000_000, Clients: 100_000, Revoked: 100_000}) {
+		t.Errorf("scale = %+v", o.scale)
+	}
+	for _, bad := range [][]string{
+		{},
+		{"--authly", "x", "--scenarios", "nope"},
+		{"--authly", "x", "--concurrency", "0"},
+		{"--authly", "x", "--scale", "1,2"},
+	} {
+		if _, err := parseOptions(bad); err == nil {
+			t.Errorf("parseOptions(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestSeedPerCore(t *testing.T) {
+	if v, ok := seedPerCore("password", 200); !ok || v != 12500.0/8 {
+		t.Errorf("seedPerCore(password, 200) = %v, %v", v, ok)
+	}
+	if _, ok := seedPerCore("password", 20); ok {
+		t.Error("seedPerCore has a figure for a level the seed did not publish")
+	}
+	if _, ok := seedPerCore("jwks", 10); ok {
+		t.Error("seedPerCore has a figure for an operation the seed did not publish")
+	}
+}

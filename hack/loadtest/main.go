@@ -1,0 +1,147 @@
+// Command loadtest measures the Authly server on this machine and writes the benchmark
+// report: it starts a throwaway PostgreSQL, one `authly server` process and a plain
+// net/http hello-world process (the physical limit), prepares every credential the
+// requests need directly in the database, then drives each scenario at each concurrency
+// over loopback for a bounded time, sampling the CPU the server and Postgres spend.
+//
+// Output, under --out: REPORT.md (the seed's table layout), results.json (raw numbers)
+// and PNG plots (throughput, p95 and efficiency against concurrency).
+//
+//	go run ./hack/loadtest --authly bin/authly --out bench/results
+//	go run ./hack/loadtest --authly bin/authly --out /tmp/lt --duration 2s --concurrency 1,10 --scenarios discovery,refresh
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings of a run.
+type options struct {
+	authly      string
+	out         string
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency []int
+	scenarios   []string
+	pool        int
+	users       int
+	maxPrepared int
+	scale       scaleSpec
+	baseline    string
+}
+
+// scaleSpec is what --scale fills the database with before the server starts.
+type scaleSpec struct {
+	RefreshTokens, Clients, Revoked int
+}
+
+func (s scaleSpec) enabled() bool { return s.RefreshTokens > 0 || s.Clients > 0 || s.Revoked > 0 }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == helloCommand {
+		if err := runHello(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest hello:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	opts, err := parseOptions(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, opts)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func parseOptions(args []string) (options, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	var o options
+	var conc, scen, scale string
+	fs.StringVar(&o.authly, "authly", "", "the authly binary to load-test (required)")
+	fs.StringVar(&o.out, "out", "bench/results", "directory for REPORT.md, results.json and the plots")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario and concurrency")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each measured point")
+	fs.StringVar(&conc, "concurrency", "1,10,50,100,200", "comma-separated concurrency levels")
+	fs.StringVar(&scen, "scenarios", "", "comma-separated subset of scenarios (default all): "+strings.Join(scenarioNames(), ","))
+	fs.IntVar(&o.pool, "pool", 100, "database pool size of the server (pool-max-conns)")
+	fs.IntVar(&o.users, "users", 2000, "users for the password grant, used in turn")
+	fs.IntVar(&o.maxPrepared, "max-prepared", 400_000, "most codes or refresh tokens prepared for one point; a point that uses them up ends early")
+	fs.StringVar(&scale, "scale", "", "fill the database first: REFRESH_TOKENS,CLIENTS,REVOKED (e.g. 10000000,100000,100000)")
+	fs.StringVar(&o.baseline, "baseline", "", "results.json of an empty-database run to compare throughput with (for --scale)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.authly == "" {
+		return o, errors.New("--authly is required (the binary `make build` writes to bin/authly)")
+	}
+	if o.duration <= 0 || o.warmup < 0 {
+		return o, errors.New("--duration must be positive and --warmup not negative")
+	}
+	var err error
+	if o.concurrency, err = parseInts(conc); err != nil || len(o.concurrency) == 0 {
+		return o, fmt.Errorf("--concurrency %q: want positive integers separated by commas", conc)
+	}
+	for _, c := range o.concurrency {
+		if c < 1 || c > 10_000 {
+			return o, fmt.Errorf("--concurrency %d out of range [1, 10000]", c)
+		}
+	}
+	slices.Sort(o.concurrency)
+	o.concurrency = slices.Compact(o.concurrency)
+	if scen != "" {
+		known := scenarioNames()
+		for _, s := range strings.Split(scen, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains(known, s) {
+				return o, fmt.Errorf("--scenarios: unknown scenario %q (known: %s)", s, strings.Join(known, ", "))
+			}
+			o.scenarios = append(o.scenarios, s)
+		}
+	}
+	if o.pool < 1 || o.users < 1 || o.maxPrepared < 100 {
+		return o, errors.New("--pool and --users must be positive, --max-prepared at least 100")
+	}
+	if scale != "" {
+		n, err := parseInts(scale)
+		if err != nil || len(n) != 3 || n[0] < 0 || n[1] < 0 || n[2] < 0 {
+			return o, fmt.Errorf("--scale %q: want REFRESH_TOKENS,CLIENTS,REVOKED", scale)
+		}
+		o.scale = scaleSpec{RefreshTokens: n[0], Clients: n[1], Revoked: n[2]}
+	}
+	return o, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.ReplaceAll(f, "_", ""))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// maxRequestsPerPoint bounds a point by count as --duration bounds it by time.
+const maxRequestsPerPoint = 20_000_000
+
+// Tokens userinfo and introspection present in turn.
+const (
+	userinfoTokens      = 64
+	introspectionTokens = 1000
+)
+
+// runner drives the scenarios against one environment.
+type runner struct {
+	opts options
+	env  *env
+	fix  *fixtures
+	rep  *results
+}
+
+// scenarioResult is every point of one scenario.
+type scenarioResult struct {
+	Name     string   `json:"name"`
+	Title    string   `json:"title"`
+	Endpoint string   `json:"endpoint"`
+	Notes    string   `json:"notes"`
+	Seed     string   `json:"seed,omitempty"`
+	Points   []*point `json:"points"`
+	// Failed says why the scenario stopped before its last point.
+	Failed string `json:"failed,omitempty"`
+}
+
+func run(ctx context.Context, o options) error {
+	if _, err := os.Stat(o.authly); err != nil {
+		return fmt.Errorf("--authly: %w (build it with `make build`)", err)
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	rep := newResults(o)
+	logf("measuring single-core ceilings (argon2id, RS256 and ES256 signing)")
+	var err error
+	if rep.Ceilings, err = measureCeilings(); err != nil {
+		return err
+	}
+	e, err := startEnv(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	rep.Settings.ServerArgs = redactArgs(e.serverArg)
+	rep.Machine.AuthlyVersion = authlyVersion(o.authly)
+	r := &runner{opts: o, env: e, rep: rep}
+	logf("registering clients and %d users", o.users)
+	if r.fix, err = setupFixtures(ctx, e.store, o.users); err != nil {
+		return err
+	}
+	setupClient := newHTTPClient(prepareWorkers)
+	if err := r.fix.obtainTokens(ctx, e.store, setupClient, e.serverURL, userinfoTokens, introspectionTokens); err != nil {
+		return err
+	}
+	scenarios := buildScenarios(r)
+	hc := newHTTPClient(slices.Max(o.concurrency))
+	for _, name := range scenarioOrder {
+		if len(o.scenarios) > 0 && !slices.Contains(o.scenarios, name) {
+			continue
+		}
+		sc := scenarios[name]
+		res := &scenarioResult{Name: sc.Name, Title: sc.Title, Endpoint: sc.Endpoint, Notes: sc.Notes, Seed: sc.Seed}
+		rep.Scenarios = append(rep.Scenarios, res)
+		if err := r.runScenario(ctx, hc, sc, res); err != nil {
+			if ctx.Err() != nil {
+				rep.Interrupted = true
+				break
+			}
+			res.Failed = err.Error()
+			logf("%s: %v", sc.Name, err)
+			if !alive(e.server) {
+				rep.Interrupted = true
+				logf("the server exited:\n%s", tail(e.serverLog, 20))
+				break
+			}
+		}
+	}
+	rep.finish()
+	if err := rep.write(o.out); err != nil {
+		return err
+	}
+	logf("wrote %s", o.out)
+	if rep.Interrupted {
+		return errors.New("the run did not finish; the report holds what was measured")
+	}
+	return nil
+}
+
+// alive reports whether a child process still runs.
+func alive(cmd *exec.Cmd) bool { return running(cmd.Process.Pid) }
+
+func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario, res *scenarioResult) error {
+	var prev *point
+	for _, conc := range r.opts.concurrency {
+		p := &point{Concurrency: conc}
+		limit := int64(maxRequestsPerPoint)
+		if sc.prepare != nil {
+			n := r.itemsFor(sc, prev, conc)
+			start := time.Now()
+			// One more than the load needs: item 0 is the pre-flight request.
+			if err := sc.prepare(ctx, r, n+1); err != nil {
+				return fmt.Errorf("prepare: %w", err)
+			}
+			logf("%s c=%d: prepared %d in %s", sc.Name, conc, n, time.Since(start).Round(100*time.Millisecond))
+			p.Prepared, limit = n, int64(n+1)
+		}
+		r.settle(ctx)
+		if err := r.preflight(ctx, hc, sc); err != nil {
+			return fmt.Errorf("pre-flight request failed: %w", err)
+		}
+		fd := &feed{limit: limit}
+		fd.next.Store(1)
+		if r.opts.warmup > 0 {
+			drive(ctx, hc, sc, conc, r.opts.warmup, fd, &errorLog{label: sc.Name + " warm-up"})
+			if fd.exhausted.Load() {
+				return fmt.Errorf("c=%d: the prepared credentials ran out during the warm-up", conc)
+			}
+		}
+		errs := &errorLog{label: fmt.Sprintf("%s c=%d", sc.Name, conc)}
+		before := r.sampleCPU(sc)
+		out := drive(ctx, hc, sc, conc, r.opts.duration, fd, errs)
+		after := r.sampleCPU(sc)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		summarize(p, out)
+		p.ServerCPU, p.PostgresCPU, p.LoadgenCPU = after.server-before.server, after.postgres-before.postgres, after.self-before.self
+		if cpu := p.ServerCPU + p.PostgresCPU; cpu > 0 {
+			p.PerCPUSecond = float64(p.Requests) / cpu
+		}
+		p.Exhausted = fd.exhausted.Load()
+		p.ErrorKinds = errs.kinds
+		res.Points = append(res.Points, p)
+		logf("%-18s c=%-3d %8.0f req/s  mean %6.2fms  p95 %6.2fms  p99 %6.2fms  err %.2f%%  cpu server %.2fs pg %.2fs  %6.0f req/cpu-s%s",
+			sc.Name, conc, p.RPS, p.MeanMs, p.P95Ms, p.P99Ms, 100*p.ErrorRate(), p.ServerCPU, p.PostgresCPU, p.PerCPUSecond,
+			map[bool]string{true: "  (prepared credentials ran out: ended early)", false: ""}[p.Exhausted])
+		prev = p
+	}
+	return nil
+}
+
+// itemsFor sizes the credentials prepared for a point: the rate of the previous point
+// (or the scenario's guess), allowed to grow with the concurrency, times the warm-up and
+// measured time, with a margin. A point that runs out ends early and says so.
+func (r *runner) itemsFor(sc *scenario, prev *point, conc int) int {
+	rate := sc.initialRate
+	if prev != nil && prev.RPS > 0 {
+		// A closed loop's rate grows at most with the concurrency, and in practice not
+		// beyond the cores that serve it; leave room for both.
+		growth := min(float64(conc)/float64(prev.Concurrency), float64(max(4, runtime.NumCPU())))
+		rate = prev.RPS * max(growth, 1)
+	}
+	n := int(rate*1.5*(r.opts.warmup+r.opts.duration).Seconds()) + 2*conc
+	return min(max(n, 200), r.opts.maxPrepared)
+}
+
+// preflight sends one request and checks its answer thoroughly.
+func (r *runner) preflight(ctx context.Context, hc *http.Client, sc *scenario) error {
+	body, err := sendOnce(ctx, hc, sc, 0)
+	if err != nil {
+		return err
+	}
+	if sc.verify != nil {
+		return sc.verify(body)
+	}
+	return nil
+}
+
+// cpuSample is the CPU seconds used so far by the server under test (or the hello-world
+// process), by Postgres (postmaster and every child) and by the load tool itself.
+type cpuSample struct{ server, postgres, self float64 }
+
+func (r *runner) sampleCPU(sc *scenario) cpuSample {
+	pid := r.env.server.Process.Pid
+	if sc.hello {
+		pid = r.env.hello.Process.Pid
+	}
+	s := cpuSample{self: selfCPU()}
+	var err error
+	if s.server, err = processCPU(pid); err != nil {
+		logf("reading the CPU time of pid %d: %v", pid, err)
+	}
+	if s.postgres, err = treeCPU(r.env.postmasterPID); err != nil {
+		logf("reading the CPU time of the postmaster: %v", err)
+	}
+	return s
+}
+
+// settle waits (at most 15 s) until the server and Postgres are idle, so that the work
+// of preparing data (WAL, autovacuum, checkpoints) is not counted against the next point.
+func (r *runner) settle(ctx context.Context) {
+	const window = 250 * time.Millisecond
+	deadline := time.Now().Add(15 * time.Second)
+	srv := &scenario{}
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		a := r.sampleCPU(srv)
+		time.Sleep(window)
+		b := r.sampleCPU(srv)
+		if (b.server-a.server)+(b.postgres-a.postgres) < 0.1*window.Seconds() {
+			return
+		}
+	}
+}

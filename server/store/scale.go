@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Names of the rows SeedScaleData makes, so that a benchmark (and its test) can find them.
+const (
+	// ScaleClientPrefix + a 7-digit number (0000000, 0000001, ...) is a seeded client id.
+	ScaleClientPrefix = "scale-client-"
+	// ScaleRefreshPrefix + a number, hashed with SHA-256, is a seeded refresh token's hash.
+	ScaleRefreshPrefix = "scale-refresh:"
+	// ScaleRevokedPrefix + a number is a seeded deny-listed access token id.
+	ScaleRevokedPrefix = "scale-revoked-"
+)
+
+// scaleBatch is how many rows one statement of SeedScaleData inserts, so that no single
+// transaction holds millions of rows.
+const scaleBatch = 500_000
+
+// SeedScaleData fills the database with data of a large installation, for the growth
+// benchmark (`make bench-scale`); it is not used by the server. It adds clients
+// confidential clients, refreshTokens refresh tokens spread over those clients (no user,
+// valid for 30 days, every other one already rotated) and revoked deny-listed access
+// token ids expiring in a day, all generated inside Postgres with generate_series, then
+// analyzes the tables as autovacuum would. Rows that exist already are left alone, so it
+// can run again. No change is announced: run it before the server starts, which then
+// loads the deny-list.
+func (s *Store) SeedScaleData(ctx context.Context, refreshTokens, clients, revoked int) error {
+	defer s.done("seed_scale_data", s.start())
+	if refreshTokens < 0 || clients < 0 || revoked < 0 {
+		return fmt.Errorf("%w: negative scale", ErrInvalid)
+	}
+	if refreshTokens > 0 && clients == 0 {
+		clients = 1 // refresh tokens need a client to belong to
+	}
+	steps := []struct {
+		sql string
+		n   int
+		// extra are parameters after $1 and $2, the first and last number of a batch.
+		extra []any
+	}{
+		{`INSERT INTO clients (client_id, name, client_type, redirect_uris, grant_types, response_types, scopes,
+			token_endpoint_auth_method, secret_hash)
+		SELECT '` + ScaleClientPrefix + `' || lpad(i::text, 7, '0'), 'Scale client ' || i, 'confidential',
+			ARRAY['https://scale-' || i || '.example.com/callback'],
+			ARRAY['authorization_code', 'refresh_token', 'client_credentials'], ARRAY['code'],
+			ARRAY['openid', 'profile', 'email', 'offline_access'], 'client_secret_basic',
+			sha256(convert_to('scale-secret:' || i, 'UTF8'))
+		FROM generate_series($1::bigint, $2::bigint) AS i
+		ON CONFLICT (client_id) DO NOTHING`, clients, nil},
+		{`INSERT INTO refresh_tokens (token_hash, family_id, client_id, scopes, auth_time, access_jti,
+			access_expires_at, expires_at, created_at, used_at)
+		SELECT sha256(convert_to('` + ScaleRefreshPrefix + `' || i, 'UTF8')), 'scale-family-' || (i / 2),
+			'` + ScaleClientPrefix + `' || lpad((i % $3)::text, 7, '0'), ARRAY['openid', 'offline_access'],
+			now() - interval '1 day', 'scale-jti-' || i, now() - interval '1 hour', now() + interval '30 days',
+			now() - interval '1 day', CASE WHEN i % 2 = 0 THEN now() - interval '12 hours' END
+		FROM generate_series($1::bigint, $2::bigint) AS i
+		ON CONFLICT (token_hash) DO NOTHING`, refreshTokens, []any{clients}},
+		{`INSERT INTO revoked_tokens (jti, expires_at)
+		SELECT '` + ScaleRevokedPrefix + `' || i, now() + interval '1 day'
+		FROM generate_series($1::bigint, $2::bigint) AS i
+		ON CONFLICT (jti) DO NOTHING`, revoked, nil},
+	}
+	for _, step := range steps {
+		for from := 0; from < step.n; from += scaleBatch {
+			to := min(from+scaleBatch, step.n) - 1
+			args := append([]any{from, to}, step.extra...)
+			if _, err := s.pool.Exec(ctx, step.sql, args...); err != nil {
+				return wrap("seed_scale_data", err)
+			}
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE clients, refresh_tokens, revoked_tokens`); err != nil {
+		return wrap("seed_scale_data", err)
+	}
+	return nil
+}

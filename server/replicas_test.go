@@ -207,7 +207,9 @@ func startServerProcess(t *testing.T, bin, databaseURL, issuer, listen string) *
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Kill()
-			<-p.done
+			if err := <-p.done; err != nil && t.Failed() {
+				t.Logf("%s killed: %v", p.URL, err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("logs of %s:\n%s", p.URL, p.logs.String())

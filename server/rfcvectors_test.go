@@ -162,8 +162,8 @@ func TestRFC6749RedirectURIOmittedFromBothRequests(t *testing.T) {
 		t.Fatalf("authorization URL has a redirect_uri: %s", authURL)
 	}
 	b := newBrowser(t)
-	resp, page := b.get(authURL)
-	resp, _ = b.login(e, page, "omit", alicePassword)
+	_, page := b.get(authURL)
+	resp, _ := b.login(e, page, "omit", alicePassword)
 	params := redirectParams(t, resp, client.RedirectURIs[0]+"?")
 	if _, err := r.conf.Exchange(e.ctx, params.Get("code"), oauth2.VerifierOption(v)); err != nil {
 		t.Fatalf("exchange without redirect_uri, for a code requested without one: %v", err)
@@ -224,8 +224,8 @@ func TestRFC9207IssuerInAuthorizationResponses(t *testing.T) {
 	})
 	t.Run("access_denied", func(t *testing.T) {
 		b := newBrowser(t)
-		resp, page := b.get(r.conf.AuthCodeURL("deny-state", pkce, oauth2.SetAuthURLParam("prompt", "consent")))
-		resp, page = b.login(e, page, "iss", alicePassword)
+		_, page := b.get(r.conf.AuthCodeURL("deny-state", pkce, oauth2.SetAuthURLParam("prompt", "consent")))
+		resp, page := b.login(e, page, "iss", alicePassword)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("expected the consent page, got %d", resp.StatusCode)
 		}

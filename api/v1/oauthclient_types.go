@@ -194,11 +194,12 @@ type OAuthClientStatus struct {
 	// +optional
 	LastRotationRequest string `json:"lastRotationRequest,omitempty"`
 
-	// databaseSecretName and databaseSecretKey locate the database URL the client was
-	// registered in, so that deleting the client still reaches the database after its
-	// AuthServer is gone.
+	// databaseSecretName is the Secret holding the URL of the database the client was
+	// registered in (its AuthServer's spec.database.secretRef), so that deleting the client
+	// still reaches the database after the AuthServer is gone.
 	// +optional
 	DatabaseSecretName string `json:"databaseSecretName,omitempty"`
+	// databaseSecretKey is the key of that Secret holding the URL.
 	// +optional
 	DatabaseSecretKey string `json:"databaseSecretKey,omitempty"`
 }

@@ -59,11 +59,12 @@ type ScopeStatus struct {
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 
-	// databaseSecretName and databaseSecretKey locate the database URL the scope was
-	// registered in, so that deleting the scope still reaches the database after its
-	// AuthServer is gone.
+	// databaseSecretName is the Secret holding the URL of the database the scope was
+	// registered in (its AuthServer's spec.database.secretRef), so that deleting the scope
+	// still reaches the database after the AuthServer is gone.
 	// +optional
 	DatabaseSecretName string `json:"databaseSecretName,omitempty"`
+	// databaseSecretKey is the key of that Secret holding the URL.
 	// +optional
 	DatabaseSecretKey string `json:"databaseSecretKey,omitempty"`
 }

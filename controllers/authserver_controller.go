@@ -1,0 +1,657 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+const (
+	// authServerSecretsIndex indexes AuthServers by the Secrets they read (the database
+	// URL, the key-encryption key, the TLS certificate), so that a change of one of them,
+	// also one the operator does not own (a restored key), reconciles the servers using it.
+	authServerSecretsIndex = "authserver.spec.secretNames"
+	// managedAnnotationsAnnotation lists the annotation keys the operator set on an object,
+	// so that one removed from the spec is removed from the object too.
+	managedAnnotationsAnnotation = "oauth.authly.dev/managed-annotations"
+
+	// Requeue periods while a prerequisite is missing; watches usually come first.
+	waitSecretPeriod   = time.Minute
+	waitDatabasePeriod = 15 * time.Second
+	// databaseTimeout bounds a reachability check; migrationTimeout a migration.
+	databaseTimeout  = 15 * time.Second
+	migrationTimeout = 5 * time.Minute
+)
+
+// Event reasons of the AuthServer, for `kubectl describe`.
+const (
+	eventMigrated            = "Migrated"
+	eventDeploymentUpdated   = "DeploymentUpdated"
+	eventCapacityPlanChanged = "CapacityPlanChanged"
+	eventCreated             = "Created"
+	eventKEKCreated          = "KeyEncryptionKeyCreated"
+)
+
+// AuthServerReconciler runs an Authly server for each AuthServer: it migrates the
+// database, then ensures, in this order, the key-encryption-key Secret, the capacity plan,
+// the ServiceAccount, Deployment, Service, PodDisruptionBudget, Ingress and ServiceMonitor,
+// and writes status from what it observed. Each step is idempotent; an owned object is
+// sent to the API server only when its desired state's hash changed.
+type AuthServerReconciler struct {
+	client.Client
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Databases *Databases
+	Clock     clock.PassiveClock
+	// Image is the operator's own image; server pods run it with args [server] unless the
+	// AuthServer names another.
+	Image string
+	// Load reads the request rate of an AuthServer's pods; nil means no observation, and
+	// capacity plans stay as declared.
+	Load LoadObserver
+	// Autoscaler corrects capacity plans from the observed load.
+	Autoscaler capacity.Autoscaler
+	// Rand generates key-encryption keys; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=authservers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=authservers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=authservers/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one AuthServer's owned objects to its spec and reports in status.
+func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var as authlyv1.AuthServer
+	if err := r.Get(ctx, req.NamespacedName, &as); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Owned objects go with it (garbage collection). The database store stays
+			// known to Databases, for the finalizers of its clients and scopes.
+			if f, ok := r.Load.(interface{ Forget(types.NamespacedName) }); ok {
+				f.Forget(req.NamespacedName)
+			}
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !as.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	orig := as.DeepCopy()
+	result, err := r.reconcile(ctx, &as)
+	if serr := r.patchStatus(ctx, orig, &as); serr != nil {
+		if apierrors.IsConflict(serr) || apierrors.IsNotFound(serr) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		err = errors.Join(err, serr)
+	}
+	return result, err
+}
+
+// reconcile runs the steps in their fixed order, recording in as.Status as it goes.
+func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthServer) (ctrl.Result, error) {
+	as.Status.ObservedGeneration = as.Generation
+	as.Status.Selector = authServerSelector(as)
+	as.Status.Endpoints = authServerEndpoints(as.Spec.Issuer)
+
+	dbURL, st, wait, err := r.ensureDatabase(ctx, as)
+	if err != nil || wait > 0 {
+		r.observeExisting(ctx, as)
+		return ctrl.Result{RequeueAfter: wait}, err
+	}
+	kek, wait, err := r.ensureKeyEncryptionKey(ctx, as, st)
+	if err != nil || wait > 0 {
+		r.observeExisting(ctx, as)
+		return ctrl.Result{RequeueAfter: wait}, err
+	}
+	plan, err := r.ensurePlan(ctx, as)
+	if err != nil {
+		r.observeExisting(ctx, as)
+		return ctrl.Result{}, err
+	}
+	if err := r.ensureServiceAccount(ctx, as); err != nil {
+		return ctrl.Result{}, r.failed(as, "ServiceAccount", err)
+	}
+	dep, wait, err := r.ensureDeployment(ctx, as, plan, dbURL, kek)
+	if err != nil || wait > 0 {
+		r.observeExisting(ctx, as)
+		return ctrl.Result{RequeueAfter: wait}, err
+	}
+	if err := r.ensureService(ctx, as); err != nil {
+		return ctrl.Result{}, r.failed(as, "Service", err)
+	}
+	if err := r.ensurePodDisruptionBudget(ctx, as, plan.Replicas); err != nil {
+		return ctrl.Result{}, r.failed(as, "PodDisruptionBudget", err)
+	}
+	if err := r.ensureIngress(ctx, as); err != nil {
+		return ctrl.Result{}, r.failed(as, "Ingress", err)
+	}
+	if err := r.ensureServiceMonitor(ctx, as); err != nil {
+		return ctrl.Result{}, r.failed(as, "ServiceMonitor", err)
+	}
+	setDeploymentStatus(as, dep, plan.Replicas)
+
+	if capacityMode(as) && r.Load != nil {
+		return ctrl.Result{RequeueAfter: observeInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// ensureDatabase reads the database URL, checks that the database answers and migrates it
+// to the schema this operator's image expects. wait > 0 means it is not ready and why is
+// in the DatabaseReady condition.
+func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.AuthServer) (url string, st *store.Store, wait time.Duration, err error) {
+	notReady := func(reason, message string, wait time.Duration) (string, *store.Store, time.Duration, error) {
+		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionFalse, reason, message)
+		setWaiting(as, reason, message)
+		r.Recorder.Event(as, corev1.EventTypeWarning, reason, message)
+		return "", nil, wait, nil
+	}
+	url, err = DatabaseURL(ctx, r.Client, as)
+	if errors.Is(err, errDatabaseSecret) {
+		return notReady(authlyv1.ReasonDatabaseSecretNotFound, err.Error(), waitSecretPeriod)
+	}
+	if err != nil {
+		return "", nil, 0, err
+	}
+	key := types.NamespacedName{Namespace: as.Namespace, Name: as.Name}
+	dctx, cancel := context.WithTimeout(ctx, databaseTimeout)
+	defer cancel()
+	st, err = r.Databases.Store(dctx, key, url)
+	if err == nil {
+		err = st.Ping(dctx)
+	}
+	if err != nil {
+		return notReady(authlyv1.ReasonDatabaseUnreachable, "database unreachable: "+redact(err.Error(), url), waitDatabasePeriod)
+	}
+	want := store.SchemaVersion()
+	have, err := st.SchemaVersion(dctx)
+	if err != nil || have < want {
+		mctx, cancel := context.WithTimeout(ctx, migrationTimeout)
+		defer cancel()
+		if err := store.Migrate(mctx, url); err != nil {
+			return notReady(authlyv1.ReasonMigrationFailed, "migration failed: "+redact(err.Error(), url), waitDatabasePeriod)
+		}
+		from := have
+		if have, err = st.SchemaVersion(dctx); err != nil {
+			return notReady(authlyv1.ReasonMigrationFailed, "reading the schema version after migrating: "+redact(err.Error(), url), waitDatabasePeriod)
+		}
+		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventMigrated, "database migrated from schema version %d to %d", from, have)
+	}
+	if have > want {
+		return notReady(authlyv1.ReasonMigrationFailed,
+			fmt.Sprintf("the database is at schema version %d, newer than the %d this operator knows: upgrade the operator", have, want), waitSecretPeriod)
+	}
+	as.Status.DatabaseSchemaVersion = int32(have)
+	setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionTrue, authlyv1.ReasonMigrated,
+		fmt.Sprintf("database at schema version %d", have))
+	return url, st, 0, nil
+}
+
+// ensureKeyEncryptionKey returns the key that encrypts the signing keys at rest: from the
+// Secret the spec names, else from the generated `<name>-kek` Secret, created once with 32
+// random bytes and never overwritten (a new key would make the stored keys unreadable).
+// Nor is a lost one replaced while the database holds keys it encrypted: that needs a
+// person, who restores the Secret or decides to start over.
+func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, time.Duration, error) {
+	name, key := kekRef(as)
+	s, err := r.secret(ctx, as.Namespace, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if as.Spec.KeyEncryptionKeySecretRef != nil {
+		if s == nil || len(s.Data[key]) == 0 {
+			msg := fmt.Sprintf("key-encryption key: Secret %s/%s with key %q not found", as.Namespace, name, key)
+			setWaiting(as, reasonKEKNotFound, msg)
+			r.Recorder.Event(as, corev1.EventTypeWarning, reasonKEKNotFound, msg)
+			return nil, waitSecretPeriod, nil
+		}
+		return s.Data[key], 0, nil
+	}
+	if s != nil {
+		if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != as.UID {
+			return nil, 0, r.failed(as, "Secret", fmt.Errorf("the Secret %s exists and belongs to %s %s", name, owner.Kind, owner.Name))
+		}
+		if len(s.Data[key]) == 0 {
+			return nil, 0, r.failed(as, "Secret", fmt.Errorf("the Secret %s exists without key %q; it is not overwritten, as it may be the key of existing signing keys: delete it or set keyEncryptionKeySecretRef", name, key))
+		}
+		return s.Data[key], 0, nil
+	}
+	keys, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, 0, r.failed(as, "signing keys", err)
+	}
+	sealed := 0
+	for _, k := range keys {
+		if k.Encrypted {
+			sealed++
+		}
+	}
+	if sealed > 0 {
+		msg := fmt.Sprintf("the Secret %s with the key-encryption key is gone but the database holds %d signing keys encrypted with it: restore the Secret from a backup (or set keyEncryptionKeySecretRef); a new key would make them unreadable", name, sealed)
+		setWaiting(as, reasonKEKNotFound, msg)
+		r.Recorder.Event(as, corev1.EventTypeWarning, reasonKEKNotFound, msg)
+		return nil, waitSecretPeriod, nil
+	}
+	raw := make([]byte, 32)
+	rnd := r.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	if _, err := io.ReadFull(rnd, raw); err != nil {
+		return nil, 0, err
+	}
+	desired := kekSecretFor(as, base64.StdEncoding.EncodeToString(raw))
+	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
+		return nil, 0, err
+	}
+	if err := r.Create(ctx, desired); err != nil {
+		// AlreadyExists: created by an earlier reconcile the cache has not seen yet; the
+		// retry reads it rather than writing another key.
+		return nil, 0, r.failed(as, "Secret", err)
+	}
+	r.Recorder.Eventf(as, corev1.EventTypeNormal, eventKEKCreated, "generated the key-encryption key in Secret %s; back it up with the database", name)
+	return desired.Data[kekKey], 0, nil
+}
+
+// ensurePlan computes the capacity plan (corrected by the observed load in capacity mode),
+// records it in status and the CapacityLimited condition. A spec the planner refuses is a
+// terminal error: the reason is in the Ready condition and only a spec change helps, so it
+// is not retried.
+func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.AuthServer) (capacity.Plan, error) {
+	plan, err := declaredPlan(as)
+	if err != nil {
+		msg := "capacity plan: " + err.Error()
+		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, authlyv1.ReasonInvalidSpec, msg)
+		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDegraded, metav1.ConditionTrue, authlyv1.ReasonInvalidSpec, msg)
+		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionProgressing, metav1.ConditionFalse, authlyv1.ReasonInvalidSpec, msg)
+		r.Recorder.Event(as, corev1.EventTypeWarning, authlyv1.ReasonInvalidSpec, msg)
+		return capacity.Plan{}, reconcile.TerminalError(err)
+	}
+	corr, err := r.correctForLoad(ctx, as, plan)
+	if err != nil {
+		return capacity.Plan{}, r.failed(as, "capacity plan", err)
+	}
+	plan = corr.plan
+	prev := as.Status.Capacity
+	next := capacityStatus(plan, corr, capacityMode(as))
+	if prev != nil && (prev.Replicas != next.Replicas || prev.PoolMaxConns != next.PoolMaxConns || prev.PoolMinConns != next.PoolMinConns) {
+		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCapacityPlanChanged, "replicas %d -> %d, pool %d-%d -> %d-%d connections per pod",
+			prev.Replicas, next.Replicas, prev.PoolMinConns, prev.PoolMaxConns, next.PoolMinConns, next.PoolMaxConns)
+	}
+	as.Status.Capacity = mergeCapacityStatus(prev, next, metav1.NewTime(r.Clock.Now()))
+	setCapacityLimited(as, string(plan.LimitedBy), plan.Message)
+	return plan, nil
+}
+
+// secret reads a Secret; nil, nil when there is none.
+func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// ensureServiceAccount creates the pods' ServiceAccount unless the spec names one.
+func (r *AuthServerReconciler) ensureServiceAccount(ctx context.Context, as *authlyv1.AuthServer) error {
+	if as.Spec.PodTemplate != nil && as.Spec.PodTemplate.ServiceAccountName != "" {
+		return nil
+	}
+	_, _, err := r.apply(ctx, as, serviceAccountFor(as))
+	return err
+}
+
+// ensureDeployment applies the server's Deployment, with a config hash over the settings
+// and the contents of the Secrets the server reads, so that a new database URL, key or
+// certificate rolls the pods.
+func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan, dbURL string, kek []byte) (*appsv1.Deployment, time.Duration, error) {
+	digests := []string{secretDigest([]byte(dbURL)), secretDigest(kek)}
+	if serverTLS(as) {
+		s, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
+		if err != nil {
+			return nil, 0, err
+		}
+		if s == nil || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
+			msg := fmt.Sprintf("TLS Secret %s/%s with %s and %s not found", as.Namespace, as.Spec.TLS.SecretName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+			setWaiting(as, reasonTLSSecretNotFound, msg)
+			r.Recorder.Event(as, corev1.EventTypeWarning, reasonTLSSecretNotFound, msg)
+			return nil, waitSecretPeriod, nil
+		}
+		digests = append(digests, secretDigest(s.Data[corev1.TLSCertKey]), secretDigest(s.Data[corev1.TLSPrivateKeyKey]))
+	}
+	image := as.Spec.Image
+	if image == "" {
+		image = r.Image
+	}
+	desired := deploymentFor(as, plan, image, configHash(serverSettings(as, plan), digests...))
+	cur, op, err := r.apply(ctx, as, desired)
+	if err != nil {
+		return nil, 0, r.failed(as, "Deployment", err)
+	}
+	if op == opUpdated {
+		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventDeploymentUpdated, "Deployment %s updated: %d replicas, image %s", desired.Name, plan.Replicas, image)
+	}
+	return cur.(*appsv1.Deployment), 0, nil
+}
+
+func (r *AuthServerReconciler) ensureService(ctx context.Context, as *authlyv1.AuthServer) error {
+	_, _, err := r.apply(ctx, as, serviceFor(as))
+	return err
+}
+
+// ensurePodDisruptionBudget keeps a budget while there is more than one replica and removes
+// it otherwise (see podDisruptionBudgetFor).
+func (r *AuthServerReconciler) ensurePodDisruptionBudget(ctx context.Context, as *authlyv1.AuthServer, replicas int32) error {
+	if pdb := podDisruptionBudgetFor(as, replicas); pdb != nil {
+		_, _, err := r.apply(ctx, as, pdb)
+		return err
+	}
+	return r.deleteOwned(ctx, as, &policyv1.PodDisruptionBudget{})
+}
+
+func (r *AuthServerReconciler) ensureIngress(ctx context.Context, as *authlyv1.AuthServer) error {
+	if ing := ingressFor(as); ing != nil {
+		_, _, err := r.apply(ctx, as, ing)
+		return err
+	}
+	return r.deleteOwned(ctx, as, &networkingv1.Ingress{})
+}
+
+// ensureServiceMonitor applies a ServiceMonitor when the cluster has the Prometheus
+// Operator's API, and does nothing otherwise. The API server is asked (through the
+// RESTMapper, which looks again after a miss), so installing the Prometheus Operator later
+// is noticed at the next reconcile.
+func (r *AuthServerReconciler) ensureServiceMonitor(ctx context.Context, as *authlyv1.AuthServer) error {
+	_, err := r.RESTMapper().RESTMapping(serviceMonitorGVK.GroupKind(), serviceMonitorGVK.Version)
+	if meta.IsNoMatchError(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, _, err = r.apply(ctx, as, serviceMonitorFor(as))
+	return err
+}
+
+// observeExisting fills replicas and readiness from a Deployment that exists, when the
+// reconcile stopped before the Deployment step; the conditions are left as set.
+func (r *AuthServerReconciler) observeExisting(ctx context.Context, as *authlyv1.AuthServer) {
+	var dep appsv1.Deployment
+	if err := r.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: as.Name}, &dep); err != nil {
+		return
+	}
+	if metav1.IsControlledBy(&dep, as) {
+		as.Status.ReadyReplicas = dep.Status.ReadyReplicas
+		if dep.Spec.Replicas != nil {
+			as.Status.Replicas = *dep.Spec.Replicas
+		}
+	}
+}
+
+// failed records a failed step: Degraded with the error, and a Warning event. A conflict
+// (someone wrote the object since it was read) or a create racing the cache is routine: it
+// is only retried.
+func (r *AuthServerReconciler) failed(as *authlyv1.AuthServer, what string, err error) error {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	msg := fmt.Sprintf("%s: %v", what, err)
+	setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDegraded, metav1.ConditionTrue, reasonApplyFailed, msg)
+	r.Recorder.Event(as, corev1.EventTypeWarning, reasonApplyFailed, msg)
+	return err
+}
+
+// patchStatus writes the status when it changed.
+func (r *AuthServerReconciler) patchStatus(ctx context.Context, orig, as *authlyv1.AuthServer) error {
+	if equality.Semantic.DeepEqual(orig.Status, as.Status) {
+		return nil
+	}
+	return r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+// What apply did.
+const (
+	opCreated   = "created"
+	opUpdated   = "updated"
+	opUnchanged = "unchanged"
+)
+
+// apply makes the object desired exist as rendered, owned by the AuthServer. The hash of
+// the desired object goes into SpecHashAnnotation; an existing object whose annotation
+// already holds that hash is left alone, so an idle reconcile sends nothing. Otherwise the
+// operator's labels, annotations and spec are patched in (with the resourceVersion as a
+// precondition), keeping what others added to the metadata and the fields the API server
+// allocated. An object of that name that another owner controls is not touched.
+func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServer, desired client.Object) (client.Object, string, error) {
+	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
+		return nil, "", err
+	}
+	hash, err := objectHash(desired)
+	if err != nil {
+		return nil, "", err
+	}
+	ann := maps.Clone(desired.GetAnnotations())
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	managed := slices.Sorted(maps.Keys(ann))
+	ann[SpecHashAnnotation] = hash
+	if len(managed) > 0 {
+		ann[managedAnnotationsAnnotation] = strings.Join(managed, ",")
+	}
+	desired.SetAnnotations(ann)
+
+	cur := emptyLike(desired)
+	err = r.Get(ctx, client.ObjectKeyFromObject(desired), cur)
+	if apierrors.IsNotFound(err) {
+		if err := r.Create(ctx, desired); err != nil {
+			return nil, "", err
+		}
+		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCreated, "created %s %s", kindOf(desired), desired.GetName())
+		return desired, opCreated, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if !metav1.IsControlledBy(cur, as) {
+		return nil, "", fmt.Errorf("%s %s exists and is not controlled by this AuthServer; rename or delete it", kindOf(desired), desired.GetName())
+	}
+	if cur.GetAnnotations()[SpecHashAnnotation] == hash {
+		return cur, opUnchanged, nil
+	}
+	before := cur.DeepCopyObject().(client.Object)
+
+	curAnn := maps.Clone(cur.GetAnnotations())
+	if curAnn == nil {
+		curAnn = map[string]string{}
+	}
+	if prev := curAnn[managedAnnotationsAnnotation]; prev != "" {
+		for k := range strings.SplitSeq(prev, ",") {
+			delete(curAnn, k)
+		}
+	}
+	delete(curAnn, managedAnnotationsAnnotation)
+	maps.Copy(curAnn, ann)
+	cur.SetAnnotations(curAnn)
+	curLabels := maps.Clone(cur.GetLabels())
+	if curLabels == nil {
+		curLabels = map[string]string{}
+	}
+	maps.Copy(curLabels, desired.GetLabels())
+	cur.SetLabels(curLabels)
+	cur.SetOwnerReferences(desired.GetOwnerReferences())
+	if err := copySpec(cur, desired); err != nil {
+		return nil, "", err
+	}
+	if err := r.Patch(ctx, cur, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return nil, "", err
+	}
+	return cur, opUpdated, nil
+}
+
+// deleteOwned deletes the AuthServer's object of obj's kind (named like the AuthServer) if
+// the AuthServer controls it.
+func (r *AuthServerReconciler) deleteOwned(ctx context.Context, as *authlyv1.AuthServer, obj client.Object) error {
+	err := r.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: as.Name}, obj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !metav1.IsControlledBy(obj, as) {
+		return nil
+	}
+	if err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	r.Recorder.Eventf(as, corev1.EventTypeNormal, "Deleted", "deleted %s %s, no longer asked for", kindOf(obj), obj.GetName())
+	return nil
+}
+
+// copySpec copies the desired object's specification onto the current one, keeping the
+// fields the API server allocated.
+func copySpec(cur, desired client.Object) error {
+	switch c := cur.(type) {
+	case *appsv1.Deployment:
+		c.Spec = desired.(*appsv1.Deployment).Spec
+	case *corev1.Service:
+		d := desired.(*corev1.Service).Spec.DeepCopy()
+		d.ClusterIP, d.ClusterIPs = c.Spec.ClusterIP, c.Spec.ClusterIPs
+		d.IPFamilies, d.IPFamilyPolicy = c.Spec.IPFamilies, c.Spec.IPFamilyPolicy
+		c.Spec = *d
+	case *policyv1.PodDisruptionBudget:
+		c.Spec = desired.(*policyv1.PodDisruptionBudget).Spec
+	case *networkingv1.Ingress:
+		c.Spec = desired.(*networkingv1.Ingress).Spec
+	case *corev1.ServiceAccount:
+		c.AutomountServiceAccountToken = desired.(*corev1.ServiceAccount).AutomountServiceAccountToken
+	case *unstructured.Unstructured:
+		c.Object["spec"] = runtime.DeepCopyJSONValue(desired.(*unstructured.Unstructured).Object["spec"])
+	default:
+		return fmt.Errorf("apply: no spec copy for %T", cur)
+	}
+	return nil
+}
+
+// emptyLike is a new empty object of obj's type (and, for unstructured, kind).
+func emptyLike(obj client.Object) client.Object {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		out := &unstructured.Unstructured{}
+		out.SetGroupVersionKind(u.GroupVersionKind())
+		return out
+	}
+	return reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)
+}
+
+// kindOf names an object's kind for messages.
+func kindOf(obj client.Object) string {
+	if k := obj.GetObjectKind().GroupVersionKind().Kind; k != "" {
+		return k
+	}
+	return reflect.TypeOf(obj).Elem().Name()
+}
+
+// authServerSecretNames are the Secrets an AuthServer reads, for authServerSecretsIndex.
+func authServerSecretNames(obj client.Object) []string {
+	as, ok := obj.(*authlyv1.AuthServer)
+	if !ok {
+		return nil
+	}
+	kek, _ := kekRef(as)
+	names := []string{as.Spec.Database.SecretRef.Name, kek}
+	if serverTLS(as) {
+		names = append(names, as.Spec.TLS.SecretName)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// authServersForSecret maps a Secret to the AuthServers of its namespace that read it.
+func (r *AuthServerReconciler) authServersForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list authlyv1.AuthServerList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{authServerSecretsIndex: obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing the AuthServers that read a Secret", "secret", obj.GetName())
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, as := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: as.Namespace, Name: as.Name}})
+	}
+	return out
+}
+
+// SetupWithManager registers the reconciler: AuthServers (spec, labels and annotations
+// changes; its own status writes do not come back), the objects it owns, and the Secrets
+// the servers read.
+func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.AuthServer{}, authServerSecretsIndex, authServerSecretNames); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&authlyv1.AuthServer{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{},
+		))).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.Ingress{}).
+		Owns(&corev1.Secret{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.authServersForSecret)).
+		Named("authserver").
+		Complete(r)
+}

@@ -1,0 +1,322 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+// Field indexes on OAuthClients, so that a Secret or AuthServer event finds the clients
+// that refer to it without listing them all.
+const (
+	oauthClientServerIndex = "oauthclient.authServerRef.name"
+	oauthClientSecretIndex = "oauthclient.effectiveSecretName"
+)
+
+// OAuthClientReconciler registers OAuthClients in their AuthServer's database and keeps
+// their credentials in a Secret.
+//
+// A reconcile runs small steps in a fixed order, each safe to run again after a crash at
+// any point: finalizer, AuthServer and database, the Secret (written before the database,
+// so the database never holds a secret that no Secret has), the database row, status.
+type OAuthClientReconciler struct {
+	client.Client
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Databases *Databases
+	// Clock tells the time of rotations and grace periods; nil means the real clock.
+	Clock clock.PassiveClock
+	// Rand is the source of client ids and secrets; nil means crypto/rand.
+	Rand io.Reader
+	// ResyncPeriod is how often a client is compared with the database, so that a change
+	// made there by hand is put back; zero means 5 minutes.
+	ResyncPeriod time.Duration
+	// DeletionTimeout is how long deletion retries a database that fails before it
+	// removes the finalizer anyway (with a Warning event); zero means 5 minutes.
+	DeletionTimeout time.Duration
+	// APIReader reads past the cache; SetupWithManager sets it to the manager's.
+	APIReader client.Reader
+}
+
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=oauthclients,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=oauthclients/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=oauthclients/finalizers,verbs=update
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=authservers,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile brings one OAuthClient's Secret and database row in line with its spec.
+func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var oc authlyv1.OAuthClient
+	if err := r.Get(ctx, req.NamespacedName, &oc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if pendingRotation(&oc) != "" && r.APIReader != nil {
+		// The reconcile that carried out a rotation is often followed at once by another
+		// (its own Secret write is an event) that reads the OAuthClient from a cache which
+		// has not seen the status recording that rotation yet. Read it from the API server
+		// so that one request never rotates, or is reported, twice.
+		if err := r.APIReader.Get(ctx, req.NamespacedName, &oc); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if !oc.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, &oc)
+	}
+	if controllerutil.AddFinalizer(&oc, authlyv1.Finalizer) {
+		if err := r.Update(ctx, &oc); err != nil {
+			return entryRequeueOnConflict(err)
+		}
+	}
+
+	before := oc.DeepCopy()
+	result, err := r.reconcileClient(ctx, &oc)
+	var st *stalled
+	if errors.As(err, &st) {
+		r.setNotReady(&oc, before, st.reason, st.message)
+		result, err = resyncAfter(&oc, r.resyncPeriod()), nil
+	} else if err != nil {
+		r.setNotReady(&oc, before, authlyv1.ReasonSyncFailed, err.Error())
+	}
+	if !equality.Semantic.DeepEqual(before.Status, oc.Status) {
+		if perr := r.Status().Patch(ctx, &oc, client.MergeFrom(before)); perr != nil && err == nil {
+			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
+		}
+	}
+	return result, err
+}
+
+// reconcileClient runs the steps after the finalizer. A *stalled error is a problem a
+// person must fix; other errors are retried with backoff.
+func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv1.OAuthClient) (ctrl.Result, error) {
+	db, wait, err := openServerDatabase(ctx, r.Client, r.Databases, oc.Namespace, oc.Spec.AuthServerRef.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if wait != nil {
+		setCondition(&oc.Status.Conditions, oc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, wait.reason, wait.message)
+		return ctrl.Result{RequeueAfter: serverWaitPeriod}, nil
+	}
+	oc.Status.DatabaseSecretName = db.secretName
+	oc.Status.DatabaseSecretKey = db.secretKey
+
+	// The spec is checked before any Secret is written for it.
+	if _, err := desiredClient(oc, oc.Spec.ClientID, ""); err != nil {
+		return ctrl.Result{}, err
+	}
+	creds, err := r.ensureSecret(ctx, oc, db.server)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	oc.Status.ClientID = creds.clientID
+	oc.Status.SecretName = oc.EffectiveSecretName()
+
+	if err := r.syncClient(ctx, oc, db.store, creds); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	now := metav1.NewTime(r.now())
+	oc.Status.LastSyncTime = &now
+	oc.Status.ObservedGeneration = oc.Generation
+	setCondition(&oc.Status.Conditions, oc.Generation, authlyv1.ConditionReady, metav1.ConditionTrue, authlyv1.ReasonSynced,
+		fmt.Sprintf("client %s is registered in the database of AuthServer %s; credentials are in Secret %s", creds.clientID, db.server.Name, oc.EffectiveSecretName()))
+	return resyncAfter(oc, r.resyncPeriod()), nil
+}
+
+// setNotReady records a failure in the Ready condition, with a Warning event the first
+// time this failure is seen (not at every retry).
+func (r *OAuthClientReconciler) setNotReady(oc, before *authlyv1.OAuthClient, reason, message string) {
+	prev := meta.FindStatusCondition(before.Status.Conditions, authlyv1.ConditionReady)
+	if prev == nil || prev.Reason != reason || prev.Message != message {
+		r.event(oc, corev1.EventTypeWarning, reason, message)
+	}
+	setCondition(&oc.Status.Conditions, oc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+}
+
+// finalize removes the client from the database (policy Delete) or leaves it there with
+// its Secret (policy Orphan), then lets Kubernetes delete the OAuthClient. It always
+// finishes: when the database cannot be found, or keeps failing for DeletionTimeout, it
+// says in a Warning event that the client may remain in the database.
+func (r *OAuthClientReconciler) finalize(ctx context.Context, oc *authlyv1.OAuthClient) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(oc, authlyv1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	log := logf.FromContext(ctx)
+	if oc.Spec.DeletionPolicy == authlyv1.DeletionPolicyOrphan {
+		if err := r.releaseSecret(ctx, oc); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.event(oc, corev1.EventTypeNormal, entryEventOrphaned, fmt.Sprintf("deletionPolicy is Orphan: client %s stays in the database and Secret %s is kept", oc.Status.ClientID, oc.EffectiveSecretName()))
+	} else if err := r.removeFromDatabase(ctx, oc); err != nil {
+		if !deletionDeadlinePassed(oc, r.clock(), r.deletionTimeout()) {
+			return ctrl.Result{}, err
+		}
+		log.Error(err, "giving up removing the client from the database")
+		r.event(oc, corev1.EventTypeWarning, entryEventNotRemoved,
+			fmt.Sprintf("could not remove the client from the database for %s (%v); it may remain there: remove it with `authly admin`", r.deletionTimeout(), err))
+	}
+	controllerutil.RemoveFinalizer(oc, authlyv1.Finalizer)
+	if err := r.Update(ctx, oc); err != nil {
+		return entryRequeueOnConflict(client.IgnoreNotFound(err))
+	}
+	return ctrl.Result{}, nil
+}
+
+// removeFromDatabase deletes the client row, which revokes its tokens, if this OAuthClient
+// manages it. Rows of someone else are left alone.
+func (r *OAuthClientReconciler) removeFromDatabase(ctx context.Context, oc *authlyv1.OAuthClient) error {
+	clientID, err := r.registeredClientID(ctx, oc)
+	if err != nil || clientID == "" {
+		return err
+	}
+	st, err := cleanupDatabase(ctx, r.Client, r.Databases, oc.Namespace, oc.Spec.AuthServerRef.Name, oc.Status.DatabaseSecretName, oc.Status.DatabaseSecretKey)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		r.event(oc, corev1.EventTypeWarning, entryEventNotRemoved,
+			fmt.Sprintf("AuthServer %s and its database Secret are gone: client %s may remain in the database", oc.Spec.AuthServerRef.Name, clientID))
+		return nil
+	}
+	cur, err := st.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur.ManagedBy != entryManagedBy(oc) {
+		r.event(oc, corev1.EventTypeNormal, entryEventDeleted, fmt.Sprintf("client %s in the database is managed by %q, not by this OAuthClient: left alone", clientID, cur.ManagedBy))
+		return nil
+	}
+	if err := st.DeleteClient(ctx, clientID, r.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r.event(oc, corev1.EventTypeNormal, entryEventDeleted, fmt.Sprintf("removed client %s from the database and revoked its tokens", clientID))
+	return nil
+}
+
+// registeredClientID is the client_id this OAuthClient registered, or may have: the one in
+// status, else the one in the spec, else the one in its Secret (a crash can leave a row
+// registered before status recorded it).
+func (r *OAuthClientReconciler) registeredClientID(ctx context.Context, oc *authlyv1.OAuthClient) (string, error) {
+	if oc.Status.ClientID != "" {
+		return oc.Status.ClientID, nil
+	}
+	if oc.Spec.ClientID != "" {
+		return oc.Spec.ClientID, nil
+	}
+	var s corev1.Secret
+	err := r.Get(ctx, types.NamespacedName{Namespace: oc.Namespace, Name: oc.EffectiveSecretName()}, &s)
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(s.Data[credKeyClientID]), nil
+}
+
+// SetupWithManager registers the reconciler: it watches OAuthClients, their Secrets (owned
+// ones, and others by name, such as a Secret from External Secrets), and AuthServers.
+func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientServerIndex, func(o client.Object) []string {
+		return []string{o.(*authlyv1.OAuthClient).Spec.AuthServerRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientSecretIndex, func(o client.Object) []string {
+		return []string{o.(*authlyv1.OAuthClient).EffectiveSecretName()}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&authlyv1.OAuthClient{}, builder.WithPredicates(entryChanged)).
+		Owns(&corev1.Secret{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsIndexed(oauthClientSecretIndex))).
+		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsIndexed(oauthClientServerIndex)), builder.WithPredicates(authServerChanged)).
+		Named("oauthclient").
+		Complete(r)
+}
+
+// clientsIndexed maps an object to the OAuthClients in its namespace whose index field is
+// the object's name.
+func (r *OAuthClientReconciler) clientsIndexed(field string) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list authlyv1.OAuthClientList
+		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{field: obj.GetName()}); err != nil {
+			logf.FromContext(ctx).Error(err, "listing OAuthClients", "field", field, "name", obj.GetName())
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, oc := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: oc.Namespace, Name: oc.Name}})
+		}
+		return reqs
+	}
+}
+
+func (r *OAuthClientReconciler) event(oc *authlyv1.OAuthClient, typ, reason, message string) {
+	if r.Recorder != nil {
+		r.Recorder.Event(oc, typ, reason, message)
+	}
+}
+
+func (r *OAuthClientReconciler) clock() clock.PassiveClock {
+	if r.Clock != nil {
+		return r.Clock
+	}
+	return clock.RealClock{}
+}
+
+func (r *OAuthClientReconciler) now() time.Time { return r.clock().Now() }
+
+func (r *OAuthClientReconciler) resyncPeriod() time.Duration {
+	if r.ResyncPeriod > 0 {
+		return r.ResyncPeriod
+	}
+	return defaultEntryResync
+}
+
+func (r *OAuthClientReconciler) deletionTimeout() time.Duration {
+	if r.DeletionTimeout > 0 {
+		return r.DeletionTimeout
+	}
+	return defaultEntryDeletionTimeout
+}
+
+// entryRequeueOnConflict turns an optimistic-concurrency conflict (the object changed since it
+// was read) into a quick retry instead of an error in the log.
+func entryRequeueOnConflict(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	return ctrl.Result{}, err
+}

@@ -1,0 +1,214 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+// What the OAuthClient and Scope reconcilers share: both register an entry in the database
+// of an AuthServer, wait for that database to be migrated, find it again on deletion (also
+// after the AuthServer is gone), and mark their rows with who manages them.
+
+const (
+	// serverWaitPeriod is how often a client or scope looks again at an AuthServer that is
+	// missing or whose database is not ready. Watches on AuthServers usually come first.
+	serverWaitPeriod = 15 * time.Second
+	// defaultEntryResync is how often an entry is compared with the database, so that a
+	// change made there by hand is put back.
+	defaultEntryResync = 5 * time.Minute
+	// defaultEntryDeletionTimeout bounds how long deletion retries a database that fails; after
+	// it the finalizer is removed anyway, with a Warning event. Deletion never hangs.
+	defaultEntryDeletionTimeout = 5 * time.Minute
+)
+
+// Event reasons, for `kubectl describe`.
+const (
+	entryEventRegistered      = "Registered"
+	entryEventUpdated         = "Updated"
+	entryEventDriftCorrected  = "DriftCorrected"
+	entryEventSecretRotated   = "SecretRotated"
+	entryEventSecretRecreated = "SecretRecreated"
+	entryEventSecretChanged   = "SecretChanged"
+	entryEventDeleted         = "Deleted"
+	entryEventOrphaned        = "Orphaned"
+	entryEventNotRemoved      = "NotRemovedFromDatabase"
+	entryEventRotationSkipped = "RotationSkipped"
+)
+
+// managedBy is what an operator-managed row's ManagedBy says: "k8s:<namespace>/<name>".
+func entryManagedBy(obj client.Object) string {
+	return "k8s:" + obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// stalled is a problem that a person must fix: it is shown in the Ready condition (with a
+// Warning event when it first appears) and looked at again at the next change or resync,
+// without error backoff.
+type stalled struct {
+	reason  string
+	message string
+}
+
+func (s *stalled) Error() string { return s.reason + ": " + s.message }
+
+func stalledf(reason, format string, a ...any) error {
+	return &stalled{reason: reason, message: fmt.Sprintf(format, a...)}
+}
+
+// waiting says that the AuthServer or its database is not there yet.
+type waiting struct {
+	reason  string
+	message string
+}
+
+// serverDatabase is an AuthServer's database, open, and where its URL came from.
+type serverDatabase struct {
+	server     *authlyv1.AuthServer
+	store      *store.Store
+	secretName string
+	secretKey  string
+}
+
+// databaseSecretKey is the key of the AuthServer's database Secret that holds the URL.
+func serverDatabaseSecretKey(as *authlyv1.AuthServer) string {
+	if k := as.Spec.Database.SecretRef.Key; k != "" {
+		return k
+	}
+	return "url"
+}
+
+// openServerDatabase finds the AuthServer named name in namespace ns and opens its
+// database. Running server pods are not needed: the database being migrated (condition
+// DatabaseReady) is enough to register clients and scopes. A *waiting explains why it
+// cannot go on yet.
+func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, name string) (*serverDatabase, *waiting, error) {
+	var as authlyv1.AuthServer
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	if err := c.Get(ctx, key, &as); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &waiting{authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q does not exist in namespace %s", name, ns)}, nil
+		}
+		return nil, nil, err
+	}
+	if !as.DeletionTimestamp.IsZero() {
+		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("AuthServer %q is being deleted", name)}, nil
+	}
+	if !conditionTrue(as.Status.Conditions, authlyv1.ConditionDatabaseReady) {
+		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("waiting for the database of AuthServer %q to be migrated (condition %s)", name, authlyv1.ConditionDatabaseReady)}, nil
+	}
+	url, err := DatabaseURL(ctx, c, &as)
+	if errors.Is(err, errDatabaseSecret) {
+		return nil, &waiting{authlyv1.ReasonDatabaseSecretNotFound, err.Error()}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := dbs.Store(ctx, key, url)
+	if err != nil {
+		return nil, &waiting{authlyv1.ReasonDatabaseUnreachable, fmt.Sprintf("database of AuthServer %q: %v", name, err)}, nil
+	}
+	return &serverDatabase{server: &as, store: st, secretName: as.Spec.Database.SecretRef.Name, secretKey: serverDatabaseSecretKey(&as)}, nil, nil
+}
+
+// cleanupDatabase finds the database an entry was registered in so that it can be
+// removed: through the AuthServer while it exists, else the store last used for it, else
+// the database Secret recorded in the entry's status. It returns nil, nil when none of
+// these is left.
+func cleanupDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, server, secretName, secretKey string) (*store.Store, error) {
+	key := types.NamespacedName{Namespace: ns, Name: server}
+	var as authlyv1.AuthServer
+	err := c.Get(ctx, key, &as)
+	switch {
+	case err == nil:
+		url, err := DatabaseURL(ctx, c, &as)
+		if err == nil {
+			return dbs.Store(ctx, key, url)
+		}
+		if !errors.Is(err, errDatabaseSecret) {
+			return nil, err
+		}
+	case !apierrors.IsNotFound(err):
+		return nil, err
+	}
+	if st, ok := dbs.Known(key); ok {
+		return st, nil
+	}
+	if secretName == "" {
+		return nil, nil
+	}
+	if secretKey == "" {
+		secretKey = "url"
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: secretName}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	url := string(s.Data[secretKey])
+	if url == "" {
+		return nil, nil
+	}
+	return dbs.Store(ctx, key, url)
+}
+
+// deletionDeadlinePassed reports whether an object has been waiting for its finalizer
+// longer than timeout, after which deletion gives up on an unreachable database.
+func deletionDeadlinePassed(obj client.Object, clk clock.PassiveClock, timeout time.Duration) bool {
+	ts := obj.GetDeletionTimestamp()
+	return ts != nil && !clk.Now().Before(ts.Add(timeout))
+}
+
+// resyncAfter is the period plus up to a tenth of it, spread by the object's UID, so that
+// the entries of a restarted operator do not all hit the database in the same second.
+func resyncAfter(obj client.Object, period time.Duration) ctrl.Result {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(obj.GetUID()))
+	spread := int64(period / 10)
+	if spread <= 0 {
+		return ctrl.Result{RequeueAfter: period}
+	}
+	return ctrl.Result{RequeueAfter: period + time.Duration(int64(h.Sum64()%uint64(spread)))}
+}
+
+// entryChanged lets through the changes of an OAuthClient or Scope that need a reconcile:
+// its spec, its annotations (a rotation request) and its deletion. Status updates, which
+// the reconciler itself writes, do not come back as work.
+var entryChanged = predicate.Or(
+	predicate.GenerationChangedPredicate{},
+	predicate.AnnotationChangedPredicate{},
+	predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}},
+)
+
+// authServerChanged lets through the AuthServer changes its clients and scopes care about:
+// creation, deletion, a new spec (the issuer, the database) and DatabaseReady flipping.
+// The AuthServer's frequent status updates (replicas, observed load) are left out.
+var authServerChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		oldAS, okOld := e.ObjectOld.(*authlyv1.AuthServer)
+		newAS, okNew := e.ObjectNew.(*authlyv1.AuthServer)
+		if !okOld || !okNew {
+			return true
+		}
+		return oldAS.Generation != newAS.Generation ||
+			conditionTrue(oldAS.Status.Conditions, authlyv1.ConditionDatabaseReady) != conditionTrue(newAS.Status.Conditions, authlyv1.ConditionDatabaseReady)
+	},
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}

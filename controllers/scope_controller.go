@@ -1,0 +1,272 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/server/registry"
+	"github.com/authly-dev/authly-operator/server/store"
+)
+
+// scopeServerIndex indexes Scopes by the AuthServer they refer to.
+const scopeServerIndex = "scope.authServerRef.name"
+
+// ScopeReconciler registers Scopes in their AuthServer's database, in the same steps as
+// OAuthClientReconciler: finalizer, AuthServer and database, the row (written only when
+// it differs), status; a periodic resync puts back changes made in the database by hand.
+type ScopeReconciler struct {
+	client.Client
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Databases *Databases
+	// Clock; nil means the real clock.
+	Clock clock.PassiveClock
+	// ResyncPeriod is how often a scope is compared with the database; zero means 5
+	// minutes.
+	ResyncPeriod time.Duration
+	// DeletionTimeout is how long deletion retries a database that fails before it
+	// removes the finalizer anyway (with a Warning event); zero means 5 minutes.
+	DeletionTimeout time.Duration
+}
+
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=scopes,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=scopes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=scopes/finalizers,verbs=update
+// +kubebuilder:rbac:groups=oauth.authly.dev,resources=authservers,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile brings one Scope's database row in line with its spec.
+func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var sc authlyv1.Scope
+	if err := r.Get(ctx, req.NamespacedName, &sc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !sc.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, &sc)
+	}
+	if controllerutil.AddFinalizer(&sc, authlyv1.Finalizer) {
+		if err := r.Update(ctx, &sc); err != nil {
+			return entryRequeueOnConflict(err)
+		}
+	}
+
+	before := sc.DeepCopy()
+	result, err := r.reconcileScope(ctx, &sc)
+	var st *stalled
+	if errors.As(err, &st) {
+		r.setNotReady(&sc, before, st.reason, st.message)
+		result, err = resyncAfter(&sc, r.resyncPeriod()), nil
+	} else if err != nil {
+		r.setNotReady(&sc, before, authlyv1.ReasonSyncFailed, err.Error())
+	}
+	if !equality.Semantic.DeepEqual(before.Status, sc.Status) {
+		if perr := r.Status().Patch(ctx, &sc, client.MergeFrom(before)); perr != nil && err == nil {
+			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
+		}
+	}
+	return result, err
+}
+
+// desiredScope is the database row a Scope asks for.
+func desiredScope(sc *authlyv1.Scope) (*store.Scope, error) {
+	if !registry.ValidScopeName(sc.Spec.Name) {
+		return nil, stalledf(authlyv1.ReasonInvalidSpec, "spec.name: %q is not a scope the server accepts (1 to 200 printable ASCII characters, no space, quote or backslash)", sc.Spec.Name)
+	}
+	return &store.Scope{
+		Name:        sc.Spec.Name,
+		Description: sc.Spec.Description,
+		Default:     sc.Spec.Default,
+		ManagedBy:   entryManagedBy(sc),
+	}, nil
+}
+
+func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope) (ctrl.Result, error) {
+	want, err := desiredScope(sc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	db, wait, err := openServerDatabase(ctx, r.Client, r.Databases, sc.Namespace, sc.Spec.AuthServerRef.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if wait != nil {
+		setCondition(&sc.Status.Conditions, sc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, wait.reason, wait.message)
+		return ctrl.Result{RequeueAfter: serverWaitPeriod}, nil
+	}
+	sc.Status.DatabaseSecretName = db.secretName
+	sc.Status.DatabaseSecretKey = db.secretKey
+
+	cur, err := db.store.GetScope(ctx, want.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		cur = nil
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	if cur != nil && cur.ManagedBy != "" && cur.ManagedBy != want.ManagedBy {
+		return ctrl.Result{}, stalledf(authlyv1.ReasonConflict,
+			"scope %q is already registered in the database by %q; the operator does not overwrite it: remove one of the two", want.Name, cur.ManagedBy)
+	}
+	if cur == nil || cur.Description != want.Description || cur.Default != want.Default || cur.ManagedBy != want.ManagedBy {
+		if _, err := db.store.UpsertScope(ctx, want); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.scopeWritten(sc, cur, want)
+	}
+
+	now := metav1.NewTime(r.clock().Now())
+	sc.Status.LastSyncTime = &now
+	sc.Status.ObservedGeneration = sc.Generation
+	setCondition(&sc.Status.Conditions, sc.Generation, authlyv1.ConditionReady, metav1.ConditionTrue, authlyv1.ReasonSynced,
+		fmt.Sprintf("scope %q is registered in the database of AuthServer %s", want.Name, db.server.Name))
+	return resyncAfter(sc, r.resyncPeriod()), nil
+}
+
+// scopeWritten tells, in an event, what a write of the scope row did.
+func (r *ScopeReconciler) scopeWritten(sc *authlyv1.Scope, cur, want *store.Scope) {
+	switch {
+	case cur == nil && sc.Status.ObservedGeneration != 0:
+		r.event(sc, corev1.EventTypeNormal, entryEventDriftCorrected, fmt.Sprintf("scope %q was missing from the database: registered it again", want.Name))
+	case cur == nil:
+		r.event(sc, corev1.EventTypeNormal, entryEventRegistered, fmt.Sprintf("registered scope %q in the database of AuthServer %s", want.Name, sc.Spec.AuthServerRef.Name))
+	case cur.ManagedBy == "":
+		r.event(sc, corev1.EventTypeNormal, entryEventRegistered, fmt.Sprintf("took over scope %q, which was registered outside Kubernetes", want.Name))
+	case sc.Generation != sc.Status.ObservedGeneration:
+		r.event(sc, corev1.EventTypeNormal, entryEventUpdated, fmt.Sprintf("updated scope %q in the database", want.Name))
+	default:
+		r.event(sc, corev1.EventTypeNormal, entryEventDriftCorrected, fmt.Sprintf("scope %q in the database differed from the spec, changed outside Kubernetes: put back", want.Name))
+	}
+}
+
+func (r *ScopeReconciler) setNotReady(sc, before *authlyv1.Scope, reason, message string) {
+	prev := meta.FindStatusCondition(before.Status.Conditions, authlyv1.ConditionReady)
+	if prev == nil || prev.Reason != reason || prev.Message != message {
+		r.event(sc, corev1.EventTypeWarning, reason, message)
+	}
+	setCondition(&sc.Status.Conditions, sc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+}
+
+// finalize removes the scope from the database (policy Delete) unless someone else
+// manages it there, then lets Kubernetes delete the Scope. Like OAuthClient deletion, it
+// always finishes.
+func (r *ScopeReconciler) finalize(ctx context.Context, sc *authlyv1.Scope) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(sc, authlyv1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if sc.Spec.DeletionPolicy == authlyv1.DeletionPolicyOrphan {
+		r.event(sc, corev1.EventTypeNormal, entryEventOrphaned, fmt.Sprintf("deletionPolicy is Orphan: scope %q stays in the database", sc.Spec.Name))
+	} else if err := r.removeFromDatabase(ctx, sc); err != nil {
+		if !deletionDeadlinePassed(sc, r.clock(), r.deletionTimeout()) {
+			return ctrl.Result{}, err
+		}
+		logf.FromContext(ctx).Error(err, "giving up removing the scope from the database")
+		r.event(sc, corev1.EventTypeWarning, entryEventNotRemoved,
+			fmt.Sprintf("could not remove scope %q from the database for %s (%v); it may remain there: remove it with `authly admin`", sc.Spec.Name, r.deletionTimeout(), err))
+	}
+	controllerutil.RemoveFinalizer(sc, authlyv1.Finalizer)
+	if err := r.Update(ctx, sc); err != nil {
+		return entryRequeueOnConflict(client.IgnoreNotFound(err))
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *ScopeReconciler) removeFromDatabase(ctx context.Context, sc *authlyv1.Scope) error {
+	st, err := cleanupDatabase(ctx, r.Client, r.Databases, sc.Namespace, sc.Spec.AuthServerRef.Name, sc.Status.DatabaseSecretName, sc.Status.DatabaseSecretKey)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		r.event(sc, corev1.EventTypeWarning, entryEventNotRemoved,
+			fmt.Sprintf("AuthServer %s and its database Secret are gone: scope %q may remain in the database", sc.Spec.AuthServerRef.Name, sc.Spec.Name))
+		return nil
+	}
+	cur, err := st.GetScope(ctx, sc.Spec.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur.ManagedBy != entryManagedBy(sc) {
+		r.event(sc, corev1.EventTypeNormal, entryEventDeleted, fmt.Sprintf("scope %q in the database is managed by %q, not by this Scope: left alone", sc.Spec.Name, cur.ManagedBy))
+		return nil
+	}
+	if err := st.DeleteScope(ctx, sc.Spec.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	r.event(sc, corev1.EventTypeNormal, entryEventDeleted, fmt.Sprintf("removed scope %q from the database", sc.Spec.Name))
+	return nil
+}
+
+// SetupWithManager registers the reconciler: it watches Scopes and AuthServers.
+func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.Scope{}, scopeServerIndex, func(o client.Object) []string {
+		return []string{o.(*authlyv1.Scope).Spec.AuthServerRef.Name}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&authlyv1.Scope{}, builder.WithPredicates(entryChanged)).
+		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.scopesOfServer), builder.WithPredicates(authServerChanged)).
+		Named("scope").
+		Complete(r)
+}
+
+func (r *ScopeReconciler) scopesOfServer(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list authlyv1.ScopeList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{scopeServerIndex: obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing Scopes", "authServer", obj.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, sc := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: sc.Namespace, Name: sc.Name}})
+	}
+	return reqs
+}
+
+func (r *ScopeReconciler) event(sc *authlyv1.Scope, typ, reason, message string) {
+	if r.Recorder != nil {
+		r.Recorder.Event(sc, typ, reason, message)
+	}
+}
+
+func (r *ScopeReconciler) clock() clock.PassiveClock {
+	if r.Clock != nil {
+		return r.Clock
+	}
+	return clock.RealClock{}
+}
+
+func (r *ScopeReconciler) resyncPeriod() time.Duration {
+	if r.ResyncPeriod > 0 {
+		return r.ResyncPeriod
+	}
+	return defaultEntryResync
+}
+
+func (r *ScopeReconciler) deletionTimeout() time.Duration {
+	if r.DeletionTimeout > 0 {
+		return r.DeletionTimeout
+	}
+	return defaultEntryDeletionTimeout
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/controllers"
+)
+
+func init() {
+	subcommands = append(subcommands, newOperatorCommand)
+}
+
+// leaderElectionID names the Lease the operator replicas elect their leader with.
+const leaderElectionID = "authly-operator-lock.authly.dev"
+
+// operatorOptions are the flags of `authly operator`.
+type operatorOptions struct {
+	metricsAddr  string
+	probeAddr    string
+	leaderElect  bool
+	kubeconfig   string
+	namespaces   []string
+	image        string
+	resyncPeriod time.Duration
+	zap          zap.Options
+}
+
+func (o *operatorOptions) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `address the controller metrics are served on; "0" disables them`)
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several operator replicas works at a time")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)")
+	fs.StringSliceVar(&o.namespaces, "namespaces", nil, "comma-separated namespaces to watch (default: all)")
+	fs.StringVar(&o.image, "image", defaultServerImage(), "image of the server pods; the default is $AUTHLY_IMAGE, else this operator's release image")
+	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "how often OAuthClients and Scopes are compared with the database, to correct changes made there by hand")
+}
+
+// defaultServerImage is the image the server pods run: the operator's own, so that both
+// agree on the database schema.
+func defaultServerImage() string {
+	if img := os.Getenv("AUTHLY_IMAGE"); img != "" {
+		return img
+	}
+	return "ghcr.io/authly-dev/authly:" + version
+}
+
+// watchedNamespaces turns --namespaces into the cache's namespaces; nil means all.
+func watchedNamespaces(list []string) map[string]cache.Config {
+	var out map[string]cache.Config
+	for _, ns := range list {
+		ns = strings.TrimSpace(ns)
+		if ns == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]cache.Config{}
+		}
+		out[ns] = cache.Config{}
+	}
+	return out
+}
+
+// managerOptions are the controller manager's options from the flags.
+func (o *operatorOptions) managerOptions(scheme *runtime.Scheme) ctrl.Options {
+	return ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{DefaultNamespaces: watchedNamespaces(o.namespaces)},
+	}
+}
+
+func newOperatorCommand() *cobra.Command {
+	opts := &operatorOptions{}
+	cmd := &cobra.Command{
+		Use:   "operator",
+		Short: "Run the Kubernetes operator (AuthServer, OAuthClient and Scope controllers)",
+		Long: "Run the controller manager that reconciles AuthServers, OAuthClients and Scopes.\n" +
+			"It runs the server pods from its own image (--image) with args [server].",
+		Args: cobra.NoArgs,
+	}
+	opts.bind(cmd.Flags())
+	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	opts.zap.BindFlags(zapFlags)
+	cmd.Flags().AddGoFlagSet(zapFlags)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runOperator(cmd, opts)
+	}
+	return cmd
+}
+
+// restConfig is the API server's configuration: from --kubeconfig when given, else as
+// controller-runtime finds it (KUBECONFIG, in-cluster, ~/.kube/config).
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return ctrl.GetConfig()
+}
+
+// eventRecorders makes the reconcilers' recorders of core/v1 Events, as the manager's
+// deprecated GetEventRecorderFor does, on one broadcaster that stop flushes and ends.
+func eventRecorders(cfg *rest.Config, scheme *runtime.Scheme) (recorder func(component string) record.EventRecorder, stop func(), err error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("events client: %w", err)
+	}
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
+	return func(component string) record.EventRecorder {
+		return b.NewRecorder(scheme, corev1.EventSource{Component: component})
+	}, b.Shutdown, nil
+}
+
+func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	log := ctrl.Log.WithName("operator")
+
+	cfg, err := restConfig(opts.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := authlyv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, opts.managerOptions(scheme))
+	if err != nil {
+		return fmt.Errorf("controller manager: %w", err)
+	}
+
+	recorder, stopEvents, err := eventRecorders(cfg, scheme)
+	if err != nil {
+		return err
+	}
+	defer stopEvents()
+	dbs := &controllers.Databases{}
+	defer dbs.Close()
+	if err := (&controllers.AuthServerReconciler{
+		Client:    mgr.GetClient(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  recorder("authserver-controller"),
+		Databases: dbs,
+		Image:     opts.image,
+		Load:      &controllers.PodLoadObserver{Reader: mgr.GetAPIReader()},
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("the AuthServer controller: %w", err)
+	}
+	if err := (&controllers.OAuthClientReconciler{
+		Client:       mgr.GetClient(),
+		Scheme:       mgr.GetScheme(),
+		Recorder:     recorder("oauthclient-controller"),
+		Databases:    dbs,
+		ResyncPeriod: opts.resyncPeriod,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("the OAuthClient controller: %w", err)
+	}
+	if err := (&controllers.ScopeReconciler{
+		Client:       mgr.GetClient(),
+		Scheme:       mgr.GetScheme(),
+		Recorder:     recorder("scope-controller"),
+		Databases:    dbs,
+		ResyncPeriod: opts.resyncPeriod,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("the Scope controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("starting", "version", version, "commit", buildCommit(), "image", opts.image,
+		"namespaces", opts.namespaces, "leaderElection", opts.leaderElect)
+	return mgr.Start(cmd.Context())
+}

@@ -77,8 +77,8 @@ build: ## Build bin/authly.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/authly .
 
 .PHONY: run
-run: build ## Run the server on a throwaway local Postgres under ./.authly-dev (Ctrl-C stops both).
-	$(LOCALBIN)/authly dev --dir $(CURDIR)/.authly-dev
+run: build envtest ## Run the server on a local Postgres and the operator on a local control plane (Ctrl-C stops all).
+	$(LOCALBIN)/authly dev --dir $(CURDIR)/.authly-dev --control-plane-assets $(ENVTEST_ASSETS)
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -34,17 +34,22 @@ const (
 
 func newDevCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var dir string
+	var dir, assets string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the server on a throwaway local Postgres with demo data (what `make run` does)",
 		Long: "Start a local PostgreSQL cluster from the installed binaries in --dir (kept between\n" +
 			"runs), migrate it, create a demo user, scope and client, print how to get a token,\n" +
-			"and serve on --listen until Ctrl-C, which stops Postgres too.",
+			"and serve on --listen until Ctrl-C, which stops Postgres too.\n\n" +
+			"With --control-plane-assets (a directory holding kube-apiserver and etcd, as\n" +
+			"`make envtest` builds them), it also starts a local control plane with the CRDs and\n" +
+			"runs the operator against it, so OAuthClients and Scopes applied there are\n" +
+			"registered in the local server.",
 		Args: cobra.NoArgs,
 	}
 	finish := serverFlags(cmd.Flags(), &cfg)
-	cmd.Flags().StringVar(&dir, "dir", ".authly-dev", "directory of the local Postgres cluster")
+	cmd.Flags().StringVar(&dir, "dir", ".authly-dev", "directory of the local Postgres cluster and kubeconfig")
+	cmd.Flags().StringVar(&assets, "control-plane-assets", "", "directory with kube-apiserver and etcd: also run a local control plane and the operator")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := finish(); err != nil {
 			return err
@@ -89,7 +94,14 @@ func newDevCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		printDevBanner(cmd.OutOrStdout(), cfg, pg, secret)
+		var cp *localControlPlane
+		if assets != "" {
+			if cp, err = startControlPlane(ctx, assets, dir, cfg.Issuer, cfg.DatabaseURL, log); err != nil {
+				return err
+			}
+			defer cp.Stop()
+		}
+		printDevBanner(cmd.OutOrStdout(), cfg, pg, secret, cp)
 		return srv.Run(ctx)
 	}
 	return cmd
@@ -152,7 +164,7 @@ func isExists(err error) bool {
 	return errors.As(err, &fe) && (fe.Field == "name" || fe.Field == "username")
 }
 
-func printDevBanner(w io.Writer, cfg server.Config, pg *pgcluster.Cluster, secret string) {
+func printDevBanner(w io.Writer, cfg server.Config, pg *pgcluster.Cluster, secret string, cp *localControlPlane) {
 	_, _ = fmt.Fprintf(w, `
 Authly is running (development mode).
 
@@ -173,6 +185,18 @@ Or sign in as the demo user in a browser (authorization code + PKCE):
 
   (then exchange the code with code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk)
 
-Ctrl-C stops the server and Postgres.
 `, cfg.Issuer, pg.URL("authly"), demoUser, demoPassword, demoClientID, secret, demoRedirect, demoScope)
+	if cp != nil {
+		_, _ = fmt.Fprintf(w, `
+A local control plane runs the operator, with AuthServer %s/%s on this database:
+
+  export KUBECONFIG=%s
+  kubectl apply -f - <<EOF
+%s
+EOF
+  kubectl get oauthclient my-app      # READY True; credentials in Secret my-app-oauth
+
+`, devNamespace, devAuthServer, cp.kubeconfig, devClientManifest)
+	}
+	_, _ = fmt.Fprintln(w, "Ctrl-C stops everything this command started.")
 }

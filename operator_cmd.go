@@ -38,6 +38,7 @@ const leaderElectionID = "authly-operator-lock.authly.dev"
 type operatorOptions struct {
 	metricsAddr  string
 	probeAddr    string
+	pprofAddr    string
 	leaderElect  bool
 	kubeconfig   string
 	namespaces   []string
@@ -49,6 +50,7 @@ type operatorOptions struct {
 func (o *operatorOptions) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `address the controller metrics are served on; "0" disables them`)
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", `address net/http/pprof is served on, for profiling (hack/operatorbench); "" (the default) disables it`)
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several operator replicas works at a time")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)")
 	fs.StringSliceVar(&o.namespaces, "namespaces", nil, "comma-separated namespaces to watch (default: all)")
@@ -87,6 +89,7 @@ func (o *operatorOptions) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
@@ -144,25 +147,44 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	mgr, cleanup, err := newOperatorManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	log.Info("starting", "version", version, "commit", buildCommit(), "image", opts.image,
+		"namespaces", opts.namespaces, "leaderElection", opts.leaderElect)
+	return mgr.Start(cmd.Context())
+}
+
+// newOperatorManager builds the controller manager with the three reconcilers and its
+// health checks; `authly dev` runs the same one against its local control plane. cleanup
+// releases the database pools and the event broadcaster after the manager stops.
+func newOperatorManager(cfg *rest.Config, opts *operatorOptions) (mgr ctrl.Manager, cleanup func(), err error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := authlyv1.AddToScheme(scheme); err != nil {
-		return err
+		return nil, nil, err
 	}
-	mgr, err := ctrl.NewManager(cfg, opts.managerOptions(scheme))
+	mgr, err = ctrl.NewManager(cfg, opts.managerOptions(scheme))
 	if err != nil {
-		return fmt.Errorf("controller manager: %w", err)
+		return nil, nil, fmt.Errorf("controller manager: %w", err)
 	}
-
 	recorder, stopEvents, err := eventRecorders(cfg, scheme)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer stopEvents()
 	dbs := &controllers.Databases{}
-	defer dbs.Close()
+	cleanup = func() {
+		stopEvents()
+		dbs.Close()
+	}
+	fail := func(what string, err error) (ctrl.Manager, func(), error) {
+		cleanup()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
 	if err := (&controllers.AuthServerReconciler{
 		Client:    mgr.GetClient(),
 		Scheme:    mgr.GetScheme(),
@@ -171,7 +193,7 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 		Image:     opts.image,
 		Load:      &controllers.PodLoadObserver{Reader: mgr.GetAPIReader()},
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("the AuthServer controller: %w", err)
+		return fail("the AuthServer controller", err)
 	}
 	if err := (&controllers.OAuthClientReconciler{
 		Client:       mgr.GetClient(),
@@ -180,7 +202,7 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 		Databases:    dbs,
 		ResyncPeriod: opts.resyncPeriod,
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("the OAuthClient controller: %w", err)
+		return fail("the OAuthClient controller", err)
 	}
 	if err := (&controllers.ScopeReconciler{
 		Client:       mgr.GetClient(),
@@ -189,15 +211,13 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 		Databases:    dbs,
 		ResyncPeriod: opts.resyncPeriod,
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("the Scope controller: %w", err)
+		return fail("the Scope controller", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
+		return fail("health check", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return err
+		return fail("readiness check", err)
 	}
-	log.Info("starting", "version", version, "commit", buildCommit(), "image", opts.image,
-		"namespaces", opts.namespaces, "leaderElection", opts.leaderElect)
-	return mgr.Start(cmd.Context())
+	return mgr, cleanup, nil
 }

@@ -122,6 +122,8 @@ func (s *Store) ListClients(ctx context.Context, p Page) ([]*Client, error) {
 // bring them back.
 var deleteClientSQL = `WITH del AS (
 	DELETE FROM clients WHERE client_id = $1 RETURNING client_id
+), refresh AS (
+	DELETE FROM refresh_tokens WHERE client_id IN (SELECT client_id FROM del)
 ), cut AS (
 	INSERT INTO token_cutoffs (kind, subject, not_before)
 	SELECT 'client', client_id, $2 FROM del

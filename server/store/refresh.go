@@ -21,9 +21,13 @@ func scanRefresh(row pgx.Row) (*RefreshToken, error) {
 	return t, err
 }
 
+// The refresh_tokens table has no foreign keys (see migration 0002): the statement checks
+// that the client and user exist with plain reads, which take no row locks.
 const insertRefreshSQL = `INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, client_id, user_id, scopes,
 	auth_time, access_jti, access_expires_at, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()))
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now())
+WHERE EXISTS (SELECT 1 FROM clients WHERE client_id = $4)
+	AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE user_id = $5::uuid))
 RETURNING created_at`
 
 // CreateRefreshToken stores a refresh token that starts a new family (password grant,
@@ -38,6 +42,9 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *RefreshToken) error {
 	err := s.pool.QueryRow(ctx, insertRefreshSQL, t.Hash, t.FamilyID, t.ParentHash, t.ClientID, optText(t.UserID),
 		nonNil(t.Scopes), optTime(t.AuthTime), t.AccessTokenJTI, optTime(t.AccessExpiresAt), t.ExpiresAt,
 		optTime(t.CreatedAt)).Scan(&t.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound // the client or the user does not exist
+	}
 	return wrap("refresh_create", err)
 }
 

@@ -128,17 +128,20 @@ func (s *Store) SetUserPassword(ctx context.Context, id, hash string) error {
 	return nil
 }
 
-// Sessions, refresh tokens, authorization codes and consents go with the user (ON DELETE
-// CASCADE); the cutoff revokes the access tokens already out.
+// Sessions, authorization codes and consents go with the user (ON DELETE CASCADE), refresh
+// tokens by this statement (their table has no foreign keys); the cutoff revokes the
+// access tokens already out.
 var deleteUserSQL = `WITH del AS (
-	DELETE FROM users WHERE user_id = $1 RETURNING user_id::text AS id
+	DELETE FROM users WHERE user_id = $1 RETURNING user_id
+), refresh AS (
+	DELETE FROM refresh_tokens WHERE user_id IN (SELECT user_id FROM del)
 ), cut AS (
 	INSERT INTO token_cutoffs (kind, subject, not_before)
-	SELECT 'user', id, $2 FROM del
+	SELECT 'user', user_id::text, $2 FROM del
 	ON CONFLICT (kind, subject) DO UPDATE SET not_before = greatest(token_cutoffs.not_before, excluded.not_before)
 	RETURNING subject
 )
-SELECT ` + notifySQL(ChangeUser, "id") + `, ` + notifySQL(ChangeCutoff, "'user:' || id") + ` FROM del`
+SELECT ` + notifySQL(ChangeUser, "user_id::text") + `, ` + notifySQL(ChangeCutoff, "'user:' || user_id::text") + ` FROM del`
 
 // DeleteUser removes the user with their sessions, refresh tokens, codes and consents,
 // and sets a user cutoff at now so that their access tokens are revoked. ErrNotFound when

@@ -88,6 +88,7 @@ func serverFlags(fs *pflag.FlagSet, cfg *server.Config) (finish func() error) {
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "serve TLS with this certificate")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "and this key")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "time in-flight requests get on SIGTERM")
+	fs.StringVar(&cfg.DebugListen, "debug-listen", "", "serve /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	return func() error {
 		cfg.TrustedProxies = cfg.TrustedProxies[:0]
 		for _, p := range *proxies {

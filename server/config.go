@@ -67,6 +67,10 @@ type Config struct {
 
 	ShutdownGrace time.Duration
 	PurgeInterval time.Duration
+
+	// DebugListen, when set, serves net/http/pprof on its own address (keep it on
+	// loopback): profiles of a server under load, without exposing them on the main port.
+	DebugListen string
 }
 
 // DefaultConfig returns the defaults of every optional setting.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -223,6 +224,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	s.log.Info("serving", "address", ln.Addr().String(), "issuer", s.cfg.Issuer)
+	if s.cfg.DebugListen != "" {
+		debug := &http.Server{Addr: s.cfg.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := debug.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("debug listener", "error", err)
+			}
+		}()
+		defer func() { _ = debug.Close() }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -348,4 +358,15 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		}
 		s.revocations.Prune()
 	}
+}
+
+// pprofMux serves the runtime profiles of net/http/pprof.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

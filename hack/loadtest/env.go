@@ -111,7 +111,7 @@ func postmasterPID(pidFile string) (int, error) {
 // serverArgs are the flags of the `authly server` process.
 func serverArgs(o options, databaseURL, addr, kek string) []string {
 	p := credentials.DefaultPasswordParams
-	return []string{
+	args := []string{
 		"server",
 		"--database-url", databaseURL,
 		"--listen", addr,
@@ -131,6 +131,10 @@ func serverArgs(o options, databaseURL, addr, kek string) []string {
 		"--log-format", "text",
 		"--log-level", "warn",
 	}
+	if o.debugListen != "" {
+		args = append(args, "--debug-listen", o.debugListen)
+	}
+	return args
 }
 
 // redactArgs hides the key encryption key in the argument list the report shows.

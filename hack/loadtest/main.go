@@ -38,6 +38,9 @@ type options struct {
 	maxPrepared int
 	scale       scaleSpec
 	baseline    string
+	// debugListen is passed to the server as --debug-listen, to take pprof profiles
+	// (go tool pprof http://ADDR/debug/pprof/profile) while a scenario runs.
+	debugListen string
 }
 
 // scaleSpec is what --scale fills the database with before the server starts.
@@ -84,6 +87,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.maxPrepared, "max-prepared", 400_000, "most codes or refresh tokens prepared for one point; a point that uses them up ends early")
 	fs.StringVar(&scale, "scale", "", "fill the database first: REFRESH_TOKENS,CLIENTS,REVOKED (e.g. 10000000,100000,100000)")
 	fs.StringVar(&o.baseline, "baseline", "", "results.json of an empty-database run to compare throughput with (for --scale)")
+	fs.StringVar(&o.debugListen, "server-debug-listen", "", "serve the server's /debug/pprof on this address (e.g. 127.0.0.1:6060) to profile it during the run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

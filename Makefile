@@ -115,6 +115,10 @@ bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50).
 bench-scale: build ## Not for CI (slow): the load test on 10M refresh tokens, 100k clients, 100k revoked ids, against bench/results.
 	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/scale --scale 10000000,100000,100000 --baseline bench/results/results.json
 
+.PHONY: bench-operator
+bench-operator: build envtest ## Not for CI: 1,000 OAuthClients at once, then the operator's memory with 10,000 (bench/results/operator.md).
+	go run ./hack/operatorbench --authly $(LOCALBIN)/authly --assets $(ENVTEST_ASSETS) --out bench/results/operator.md $(OPERATORBENCH_FLAGS)
+
 .PHONY: bench-go
 bench-go: ## Run the go test benchmarks of the hot paths with -benchmem.
 	go test -run '^$$' -bench . -benchmem ./server/...

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -59,6 +61,12 @@ func TestOperatorFlagDefaults(t *testing.T) {
 	if mo.Metrics.BindAddress != ":8080" || mo.HealthProbeBindAddress != ":8081" {
 		t.Errorf("metrics %q probes %q", mo.Metrics.BindAddress, mo.HealthProbeBindAddress)
 	}
+	if mo.Cache.DefaultTransform == nil {
+		t.Error("the cache keeps managedFields")
+	}
+	if mo.PprofBindAddress != "" {
+		t.Errorf("pprof is served on %q by default, want off", mo.PprofBindAddress)
+	}
 	if mo.LeaderElection || mo.LeaderElectionID != "authly-operator-lock.authly.dev" {
 		t.Errorf("leader election %v id %q", mo.LeaderElection, mo.LeaderElectionID)
 	}
@@ -66,9 +74,9 @@ func TestOperatorFlagDefaults(t *testing.T) {
 		t.Errorf("image = %q, want $AUTHLY_IMAGE", opts.image)
 	}
 
-	opts = parseOperatorFlags(t, "--leader-elect", "--metrics-bind-address=0", "--image=img:x", "--resync-period=90s")
+	opts = parseOperatorFlags(t, "--leader-elect", "--metrics-bind-address=0", "--image=img:x", "--resync-period=90s", "--pprof-bind-address=127.0.0.1:6060")
 	mo = opts.managerOptions(runtime.NewScheme())
-	if !mo.LeaderElection || mo.Metrics.BindAddress != "0" || opts.image != "img:x" || opts.resyncPeriod.Seconds() != 90 {
+	if !mo.LeaderElection || mo.Metrics.BindAddress != "0" || mo.PprofBindAddress != "127.0.0.1:6060" || opts.image != "img:x" || opts.resyncPeriod.Seconds() != 90 {
 		t.Errorf("flags not applied: %+v", opts)
 	}
 
@@ -78,12 +86,43 @@ func TestOperatorFlagDefaults(t *testing.T) {
 	}
 }
 
+// The client-side rate limits come from the flags, not from client-go's defaults (5 requests
+// a second when a kubeconfig sets none), which make 1,000 OAuthClients take minutes.
+func TestOperatorRateLimits(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args  []string
+		qps   float32
+		burst int
+	}{
+		{nil, 200, 400},
+		{[]string{"--kube-api-qps=50", "--kube-api-burst=80"}, 50, 80},
+	} {
+		cfg, err := parseOperatorFlags(t, append([]string{"--kubeconfig", kubeconfig}, tt.args...)...).restConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Host != "https://127.0.0.1:6443" || cfg.QPS != tt.qps || cfg.Burst != tt.burst {
+			t.Errorf("%v: host %q QPS %v burst %d, want QPS %v burst %d", tt.args, cfg.Host, cfg.QPS, cfg.Burst, tt.qps, tt.burst)
+		}
+	}
+}
+
 func TestOperatorCommandIsRegistered(t *testing.T) {
 	cmd, _, err := newRootCommand().Find([]string{"operator"})
 	if err != nil || cmd.Name() != "operator" {
 		t.Fatalf("authly operator: %v", err)
 	}
-	for _, f := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect", "kubeconfig", "namespaces", "image", "resync-period", "zap-log-level"} {
+	for _, f := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect", "kubeconfig", "namespaces", "image", "resync-period", "pprof-bind-address", "kube-api-qps", "kube-api-burst", "zap-log-level"} {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("no --%s", f)
 		}

@@ -419,6 +419,44 @@ func readyMessage(conds []metav1.Condition) string {
 
 // A client_secret edited in the Secret is what the database accepts next; a deleted
 // Secret is written again with the same client_id and a new secret.
+// A Secret written by someone else under the default name (<name>-oauth) is watched like one
+// named in spec.secretName: once its client_secret is filled in, the client is registered
+// without waiting for the resync.
+func TestOAuthClientForeignSecretWithDefaultName(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.addServer(true)
+	ctx := context.Background()
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "billing-oauth"},
+		Data:       map[string][]byte{"client_id": []byte("billing-api")},
+	}
+	if err := f.c.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	f.start(operator{ResyncPeriod: time.Hour})
+	oc := waitReady(f, f.newOAuthClient("billing", func(oc *authlyv1.OAuthClient) {
+		oc.Spec.GrantTypes = []authlyv1.GrantType{authlyv1.GrantClientCredentials}
+		oc.Spec.RedirectURIs = nil
+	}), metav1.ConditionFalse, authlyv1.ReasonSecretConflict)
+
+	foreign = f.secret("billing-oauth")
+	foreign.Data["client_secret"] = []byte("from-elsewhere-0123456789abcdef0123456789")
+	if err := f.c.Update(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	oc = waitReady(f, oc, metav1.ConditionTrue, authlyv1.ReasonSynced)
+	if oc.Status.ClientID != "billing-api" {
+		t.Errorf("status clientId %q, want the Secret's billing-api", oc.Status.ClientID)
+	}
+	f.waitClient("billing-api", "the client registered with the Secret's secret", func(c *store.Client) error {
+		if !credentials.SecretMatches("from-elsewhere-0123456789abcdef0123456789", c.SecretHash) {
+			return errors.New("the database does not accept the Secret's client_secret")
+		}
+		return nil
+	})
+}
+
 func TestOAuthClientSecretEditedAndDeleted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

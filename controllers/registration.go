@@ -34,6 +34,10 @@ const (
 	// defaultEntryDeletionTimeout bounds how long deletion retries a database that fails; after
 	// it the finalizer is removed anyway, with a Warning event. Deletion never hangs.
 	defaultEntryDeletionTimeout = 5 * time.Minute
+	// entryConcurrency is how many OAuthClients, and how many Scopes, are reconciled at
+	// once. A reconcile spends its time waiting for the API server and the database, so
+	// one at a time leaves 1,000 clients applied together queued for minutes.
+	entryConcurrency = 8
 )
 
 // Event reasons, for `kubectl describe`.

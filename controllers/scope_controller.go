@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -228,6 +229,7 @@ func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&authlyv1.Scope{}, builder.WithPredicates(entryChanged)).
 		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.scopesOfServer), builder.WithPredicates(authServerChanged)).
 		Named("scope").
+		WithOptions(controller.Options{MaxConcurrentReconciles: entryConcurrency}).
 		Complete(r)
 }
 

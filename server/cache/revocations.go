@@ -61,7 +61,8 @@ func (r *Revocations) Revoked(jti, clientID, subject string, issuedAt time.Time)
 	return false
 }
 
-// Reload reads the whole state from the database.
+// Reload reads the whole state from the database. Deny-listed ids held already stay until
+// their tokens expire; the cutoffs are replaced.
 func (r *Revocations) Reload(ctx context.Context) error {
 	now := r.now()
 	revoked, err := r.load.ListRevokedTokens(ctx, now)
@@ -81,6 +82,13 @@ func (r *Revocations) Reload(ctx context.Context) error {
 		cm[string(c.Kind)+":"+c.Subject] = c.NotBefore
 	}
 	r.mu.Lock()
+	// Keep the unexpired ids held already: one denied (Deny, Apply) while the lists were
+	// read is missing from them, and a revocation is never undone.
+	for jti, exp := range r.jtis {
+		if _, ok := jtis[jti]; !ok && !now.After(exp) {
+			jtis[jti] = exp
+		}
+	}
 	r.jtis, r.cutoffs = jtis, cm
 	r.mu.Unlock()
 	return nil

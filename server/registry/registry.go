@@ -373,7 +373,8 @@ func (r *Registry) hashPassword(password string) (string, error) {
 	return credentials.HashPassword(p, password, r.rand())
 }
 
-// CheckPassword applies the password policy: 8 to 1024 characters.
+// CheckPassword applies the password policy: at least 8 characters, at most 1024 bytes
+// (the bound on what argon2id is asked to hash).
 func CheckPassword(password string) error {
 	if n := len([]rune(password)); n < 8 || len(password) > 1024 {
 		return &FieldError{Field: "password", Reason: "must be 8 to 1024 characters"}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -165,6 +166,8 @@ type Provider struct {
 	hooks    Hooks
 	limiter  ClientLimiter
 	pages    *pages
+	// hashSlots bounds concurrent password verifications to the cores there are.
+	hashSlots chan struct{}
 
 	oauthMetadata []byte
 	oidcMetadata  []byte
@@ -181,7 +184,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
-		limiter: d.Limiter,
+		limiter: d.Limiter, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	if p.log == nil {
 		p.log = slog.Default()

@@ -287,6 +287,20 @@ func (p *Provider) grantPassword(ctx context.Context, r *http.Request, client *s
 
 func (f form) has(name string) bool { _, ok := f[name]; return ok }
 
+// acquireHashSlot waits for one of the password-hashing slots. Each argon2id verification
+// takes a core and tens of MiB for tens of milliseconds; running more of them at once than
+// there are cores only adds memory churn and garbage collection, so the rest wait here.
+func (p *Provider) acquireHashSlot(ctx context.Context) error {
+	select {
+	case p.hashSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return &Error{Code: ErrTemporarilyUnavailable, Description: "the request was cancelled while waiting to check the password"}
+	}
+}
+
+func (p *Provider) releaseHashSlot() { <-p.hashSlots }
+
 // errBadCredentials is the one answer to a failed login, whatever failed, so that it does
 // not tell whether the user exists.
 var errBadCredentials = newError(ErrInvalidGrant, "invalid username or password")
@@ -307,6 +321,9 @@ func (p *Provider) checkPassword(ctx context.Context, login, password string) (*
 		return nil, err
 	}
 	ok := false
+	if err := p.acquireHashSlot(ctx); err != nil {
+		return nil, err
+	}
 	if user != nil && !user.Disabled {
 		ok, err = credentials.VerifyPassword(user.PasswordHash, password)
 		if err != nil {
@@ -316,6 +333,7 @@ func (p *Provider) checkPassword(ctx context.Context, login, password string) (*
 	} else {
 		credentials.DummyVerify(p.cfg.Password, password)
 	}
+	p.releaseHashSlot()
 	if !ok {
 		if _, err := p.store.RecordLoginFailure(ctx, login, now, p.cfg.LockoutFailures, p.cfg.LockoutWindow, p.cfg.LockoutDuration); err != nil {
 			return nil, err

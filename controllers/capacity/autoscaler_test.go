@@ -14,7 +14,7 @@ import (
 )
 
 func TestAutoscalerRaisesAtOnceAndLowersAfterTheWindow(t *testing.T) {
-	plan, err := Compute(seedExample()) // 2 replicas of 4175.4 rps, 1 for failover
+	plan, err := Compute(seedExample()) // 2 replicas (1 serving, 1 for failover)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,14 +40,17 @@ func DefaultMix() Mix {
 type Baselines map[Operation]float64
 
 // DefaultBaselines are the requests per second one CPU core of the Authly server sustains
-// for each operation alone, measured on the 2-core dev machine, see bench/results. They are
-// placeholders from the benchmark issue until the measured figures replace them; a
-// replica's throughput is these times its CPU request in cores.
+// for each operation alone: requests per CPU-second of the server process measured by the
+// load tool (bench/results/REPORT.md, 2-core machine, all concurrency levels together),
+// rounded down. Postgres runs elsewhere and is not counted here. Token generation is the
+// refresh grant (a database write and an ES256 signature: dearer than client_credentials),
+// token validation is introspection, authorization is the authorize endpoint up to the
+// login page. A replica's throughput is these times its CPU request in cores.
 func DefaultBaselines() Baselines {
 	return Baselines{
-		TokenGeneration: 2400,
-		TokenValidation: 9000,
-		Authorization:   3000,
+		TokenGeneration: 4000,
+		TokenValidation: 22000,
+		Authorization:   10000,
 		Discovery:       25000,
 	}
 }

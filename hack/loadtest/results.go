@@ -3,17 +3,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/authly-dev/authly-operator/server/credentials"
 )
 
 // results is everything a run measured; results.json is this value.
 type results struct {
-	Machine     machine           `json:"machine"`
+	Machine     benchhost.Host    `json:"machine"`
 	Settings    settings          `json:"settings"`
 	Ceilings    []ceiling         `json:"ceilings"`
 	Scenarios   []*scenarioResult `json:"scenarios"`
@@ -44,7 +44,7 @@ const postgresSettings = "fsync=off, synchronous_commit=off, full_page_writes=of
 
 func newResults(o options) *results {
 	return &results{
-		Machine: describeMachine(),
+		Machine: benchhost.Describe(),
 		Settings: settings{
 			Duration: o.duration.String(), Warmup: o.warmup.String(), Concurrency: o.concurrency, Pool: o.pool, Users: o.users,
 			Argon2: credentials.DefaultPasswordParams, Postgres: postgresSettings, AccessTokenTTL: accessTokenTTL.String(), Scale: o.scale,
@@ -55,8 +55,7 @@ func newResults(o options) *results {
 
 // finish computes the targets and the comparison with a baseline run.
 func (r *results) finish() {
-	r.Machine.LoadAvgEnd = loadavg()
-	r.Machine.Finished = time.Now().UTC().Format(time.RFC3339)
+	r.Machine.Finish()
 	if r.baselinePath != "" {
 		var err error
 		if r.Growth, err = compareBaseline(r, r.baselinePath); err != nil {

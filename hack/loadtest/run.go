@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,7 +61,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer e.stop()
 	rep.Settings.ServerArgs = redactArgs(e.serverArg)
-	rep.Machine.AuthlyVersion = authlyVersion(o.authly)
+	rep.Machine.AuthlyVersion = benchhost.AuthlyVersion(o.authly)
 	r := &runner{opts: o, env: e, rep: rep}
 	logf("registering clients and %d users", o.users)
 	if r.fix, err = setupFixtures(ctx, e.store, o.users); err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"os"
 	"os/signal"
 	"syscall"
@@ -78,7 +79,7 @@ func main() {
 
 // run sets everything up, runs both phases and writes the report.
 func run(ctx context.Context, o options) (err error) {
-	m := describeMachine()
+	m := benchhost.Describe()
 	logf("starting Postgres, kube-apiserver and etcd")
 	e, err := startEnv(ctx, o)
 	if err != nil {
@@ -133,7 +134,7 @@ func run(ctx context.Context, o options) (err error) {
 	} else if rep.memory, err = e.memory(ctx); err != nil {
 		return err
 	}
-	m.finish()
+	m.Finish()
 	rep.machine = m
 	if err := rep.write(o.out); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"io"
 	"math"
 	"os"
@@ -21,7 +22,7 @@ const (
 
 // report is everything one run measured.
 type report struct {
-	machine      machine
+	machine      benchhost.Host
 	opts         options
 	operatorArgs []string
 	phase1       phaseResult
@@ -102,8 +103,8 @@ func (r *report) write(path string) error {
 	row("Go", m.GoVersion)
 	row("Postgres", m.Postgres)
 	row("Commit", "`"+m.Commit+"`")
-	row("Started", m.Started.UTC().Format(time.RFC3339))
-	row("Duration", m.Finished.Sub(m.Started).Round(time.Second).String())
+	row("Started", m.Started)
+	row("Finished", m.Finished)
 	row("Load average at start / end", m.LoadAvgStart+" / "+m.LoadAvgEnd)
 
 	b.WriteString("\n## Settings\n\n")

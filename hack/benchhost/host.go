@@ -1,4 +1,6 @@
-package main
+// Package benchhost describes the machine a benchmark ran on, for the reports of the
+// load tool and the operator benchmark.
+package benchhost
 
 import (
 	"bufio"
@@ -14,8 +16,8 @@ import (
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
 )
 
-// machine describes where the numbers were taken.
-type machine struct {
+// Host describes where the numbers were taken.
+type Host struct {
 	CPUs          int    `json:"cpus"`
 	CPUModel      string `json:"cpu_model"`
 	Memory        string `json:"memory"`
@@ -30,15 +32,16 @@ type machine struct {
 	Finished      string `json:"finished"`
 }
 
-func describeMachine() machine {
-	m := machine{
+// Describe reads the machine, the toolchain, the commit and the PostgreSQL version.
+func Describe() Host {
+	m := Host{
 		CPUs:         runtime.NumCPU(),
 		CPUModel:     cpuinfo("model name"),
 		Memory:       meminfo("MemTotal"),
 		Kernel:       readTrim("/proc/sys/kernel/osrelease"),
-		LoadAvgStart: loadavg(),
+		LoadAvgStart: LoadAvg(),
 		GoVersion:    runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
-		Commit:       gitCommit(),
+		Commit:       GitCommit(),
 		Started:      time.Now().UTC().Format(time.RFC3339),
 	}
 	if bin, err := pgcluster.BinDir(); err == nil {
@@ -47,6 +50,12 @@ func describeMachine() machine {
 		}
 	}
 	return m
+}
+
+// Finish records the load average and the time at the end of the run.
+func (h *Host) Finish() {
+	h.LoadAvgEnd = LoadAvg()
+	h.Finished = time.Now().UTC().Format(time.RFC3339)
 }
 
 func cpuinfo(key string) string {
@@ -85,7 +94,7 @@ func meminfo(key string) string {
 	return "unknown"
 }
 
-func loadavg() string {
+func LoadAvg() string {
 	f := strings.Fields(readTrim("/proc/loadavg"))
 	if len(f) < 3 {
 		return "unknown"
@@ -102,7 +111,7 @@ func readTrim(path string) string {
 }
 
 // gitCommit is HEAD of the working tree, marked -dirty when it has changes.
-func gitCommit() string {
+func GitCommit() string {
 	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "unknown"
@@ -114,7 +123,8 @@ func gitCommit() string {
 	return c
 }
 
-func authlyVersion(bin string) string {
+// AuthlyVersion is what `bin version` prints.
+func AuthlyVersion(bin string) string {
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		return "unknown"

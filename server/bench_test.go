@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/base64"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,28 +12,16 @@ import (
 	"github.com/authly-dev/authly-operator/server"
 	"github.com/authly-dev/authly-operator/server/registry"
 	"github.com/authly-dev/authly-operator/server/store"
-	"github.com/authly-dev/authly-operator/server/store/storetest"
 )
 
-// newBenchHandler is newTestEnv for benchmarks (which get a *testing.B, not the *testing.T
-// newTestEnv takes): a server on a fresh database, with rate limits out of the way. The
-// handler is called directly, without a listener.
+// newBenchHandler is a server on a fresh database (newTestEnv) with rate limits out of the
+// way; benchmarks call its handler directly, without a listener.
 func newBenchHandler(b *testing.B) (http.Handler, *registry.Registry) {
 	b.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DatabaseURL = storetest.URL(b)
-	cfg.Issuer = "http://127.0.0.1:8000"
-	cfg.Password = fastPasswords
-	cfg.TokenPerClientPerSecond, cfg.TokenPerIPPerSecond = 1e9, 1e9
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(srv.Close)
-	srv.Start(ctx)
-	return srv.Handler(), &registry.Registry{Store: srv.Store(), Password: fastPasswords}
+	e := newTestEnv(b, func(cfg *server.Config) {
+		cfg.TokenPerClientPerSecond, cfg.TokenPerIPPerSecond = 1e9, 1e9
+	})
+	return e.srv.Handler(), e.reg
 }
 
 // BenchmarkTokenClientCredentials is a whole token endpoint request with the

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 // testEnv is a running server on a fresh database, reached over real HTTP.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	srv    *server.Server
 	store  *store.Store
@@ -39,7 +39,7 @@ type testEnv struct {
 // fastPasswords keeps argon2id cheap in tests; the parameters are still real argon2id.
 var fastPasswords = credentials.PasswordParams{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-func newTestEnv(t *testing.T, configure ...func(*server.Config)) *testEnv {
+func newTestEnv(t testing.TB, configure ...func(*server.Config)) *testEnv {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
@@ -71,7 +71,7 @@ func newTestEnv(t *testing.T, configure ...func(*server.Config)) *testEnv {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -145,7 +145,7 @@ func (b *browser) post(u string, form url.Values) (*http.Response, string) {
 	return resp, readBody(b.t, resp)
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
@@ -191,7 +191,7 @@ func (b *browser) consent(e *testEnv, page, answer string) (*http.Response, stri
 }
 
 // redirectParams checks a redirect and returns its query.
-func redirectParams(t *testing.T, resp *http.Response, wantPrefix string) url.Values {
+func redirectParams(t testing.TB, resp *http.Response, wantPrefix string) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("status %d, want a redirect to %s", resp.StatusCode, wantPrefix)

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -167,9 +166,7 @@ func eventRecorders(cfg *rest.Config, scheme *runtime.Scheme) (recorder func(com
 const operatorGCPercent = 50
 
 func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(operatorGCPercent)
-	}
+	tuneGC(operatorGCPercent, cgroupMemoryMax)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 	log := ctrl.Log.WithName("operator")
 

@@ -154,6 +154,7 @@ func newServerCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		tuneGC(serverGCPercent, cgroupMemoryMax)
 		cfg.Version = version
 		srv, err := server.New(cmd.Context(), cfg, log)
 		if err != nil {

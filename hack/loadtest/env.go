@@ -117,7 +117,7 @@ func serverArgs(o options, databaseURL, addr, kek string) []string {
 		"--listen", addr,
 		"--issuer", "http://" + addr,
 		"--pool-max-conns", strconv.Itoa(o.pool),
-		"--pool-min-conns", strconv.Itoa(min(o.pool, 20)),
+		"--pool-min-conns", strconv.Itoa(o.pool),
 		"--rate-token-per-client", rateUnlimited,
 		"--rate-token-per-ip", rateUnlimited,
 		"--rate-login-per-ip", rateUnlimited,

@@ -42,7 +42,8 @@ func renderReport(r *results, plots []chart) string {
 		"  is valid; codes and refresh tokens are single use, so a fresh one per request is stored in the database\n"+
 		"  (through `server/store`) before each point, and the point ends early if they run out (marked).\n",
 		s.Duration, s.Warmup, joinInts(s.Concurrency))
-	w("- **Server**: database pool %d connections; argon2id m=%d KiB, t=%d, p=%d (the defaults); access tokens\n"+
+	w("- **Server**: database pool %d connections (4 per core: more make Postgres's backends compete for the\n"+
+		"  cores and cost more CPU per query); argon2id m=%d KiB, t=%d, p=%d (the defaults); access tokens\n"+
 		"  ES256, ID tokens RS256 unless the client asks for ES256; access token TTL %s (so tokens prepared at the\n"+
 		"  start outlive the run); rate limits set to 1e9 so that they do not shape the load; signing keys encrypted\n"+
 		"  at rest with a random key; logs at warn.\n", s.Pool, s.Argon2.Memory, s.Argon2.Iterations, s.Argon2.Parallelism, s.AccessTokenTTL)

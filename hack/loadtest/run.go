@@ -67,12 +67,13 @@ func run(ctx context.Context, o options) error {
 	if r.fix, err = setupFixtures(ctx, e.store, o.users); err != nil {
 		return err
 	}
-	setupClient := newHTTPClient(prepareWorkers)
-	if err := r.fix.obtainTokens(ctx, e.store, setupClient, e.serverURL, userinfoTokens, introspectionTokens); err != nil {
+	// The load itself goes over each worker's own connection (httpConn); this client
+	// serves the setup and the pre-flight requests.
+	hc := newHTTPClient(prepareWorkers)
+	if err := r.fix.obtainTokens(ctx, e.store, hc, e.serverURL, userinfoTokens, introspectionTokens); err != nil {
 		return err
 	}
 	scenarios := buildScenarios(r)
-	hc := newHTTPClient(slices.Max(o.concurrency))
 	for _, name := range scenarioOrder {
 		if len(o.scenarios) > 0 && !slices.Contains(o.scenarios, name) {
 			continue
@@ -130,14 +131,14 @@ func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario,
 		fd := &feed{limit: limit}
 		fd.next.Store(1)
 		if r.opts.warmup > 0 {
-			drive(ctx, hc, sc, conc, r.opts.warmup, fd, &errorLog{label: sc.Name + " warm-up"})
+			drive(ctx, sc, conc, r.opts.warmup, fd, &errorLog{label: sc.Name + " warm-up"})
 			if fd.exhausted.Load() {
 				return fmt.Errorf("c=%d: the prepared credentials ran out during the warm-up", conc)
 			}
 		}
 		errs := &errorLog{label: fmt.Sprintf("%s c=%d", sc.Name, conc)}
 		before := r.sampleCPU(sc)
-		out := drive(ctx, hc, sc, conc, r.opts.duration, fd, errs)
+		out := drive(ctx, sc, conc, r.opts.duration, fd, errs)
 		after := r.sampleCPU(sc)
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const codeColumns = `code_hash, client_id, user_id::text, redirect_uri, scopes, nonce, code_challenge,
@@ -72,7 +74,8 @@ const redeemCodeSQL = `WITH code AS (
 SELECT ` + codeColumns + ` FROM code`
 
 // RedeemAuthorizationCode consumes the code and, when r.Refresh is set, stores the refresh
-// token issued with it, in one statement. It returns the code as redeemed.
+// token issued with it, in one statement. It returns the code as redeemed. Concurrent
+// redemptions share statements (see combiner).
 //
 // When the code cannot be redeemed it returns ErrNotFound (no such code), ErrExpired,
 // ErrMismatch (another client, redirect URI or PKCE challenge; the code is burned so it
@@ -81,29 +84,145 @@ SELECT ` + codeColumns + ` FROM code`
 // the first redemption started and deny-lists its access tokens.
 func (s *Store) RedeemAuthorizationCode(ctx context.Context, r CodeRedemption) (*AuthorizationCode, error) {
 	defer s.done("code_redeem", s.start())
-	var refreshHash []byte
-	var family, refreshJTI string
-	var refreshAccessExp, refreshExp time.Time
-	if r.Refresh != nil {
-		if r.Refresh.FamilyID == "" || len(r.Refresh.Hash) == 0 {
-			return nil, fmt.Errorf("%w: refresh token without hash or family", ErrInvalid)
-		}
-		refreshHash, family = r.Refresh.Hash, r.Refresh.FamilyID
-		refreshJTI, refreshAccessExp, refreshExp = r.Refresh.AccessTokenJTI, r.Refresh.AccessExpiresAt, r.Refresh.ExpiresAt
+	if t := r.Refresh; t != nil && (t.FamilyID == "" || len(t.Hash) == 0) {
+		return nil, fmt.Errorf("%w: refresh token without hash or family", ErrInvalid)
 	}
-	code, err := scanCode(s.pool.QueryRow(ctx, redeemCodeSQL, r.Hash, r.ClientID, r.RedirectURI, r.CodeChallenge,
-		r.Now, r.AccessTokenJTI, optTime(r.AccessExpiresAt), family, refreshHash, refreshJTI,
-		optTime(refreshAccessExp), refreshExp))
+	res, err := s.redemptions.do(ctx, r)
+	switch {
+	case err != nil:
+		return nil, wrap("code_redeem", err)
+	case res.code != nil:
+		return redeemed(r, res.code), nil
+	case !res.retry:
+		return nil, s.codeRedeemFailure(ctx, r)
+	}
+	// The batch was rolled back (a deadlock with another batch): alone this time.
+	code, err := s.redeemOne(ctx, r)
 	if err == nil {
-		if t := r.Refresh; t != nil {
-			t.ClientID, t.UserID, t.Scopes, t.AuthTime, t.CreatedAt = code.ClientID, code.UserID, code.Scopes, code.AuthTime, r.Now
-		}
-		return code, nil
+		return redeemed(r, code), nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, wrap("code_redeem", err)
 	}
 	return nil, s.codeRedeemFailure(ctx, r)
+}
+
+// redeemed completes r.Refresh from the redeemed code and returns the code.
+func redeemed(r CodeRedemption, code *AuthorizationCode) *AuthorizationCode {
+	if t := r.Refresh; t != nil {
+		t.ClientID, t.UserID, t.Scopes, t.AuthTime, t.CreatedAt = code.ClientID, code.UserID, code.Scopes, code.AuthTime, r.Now
+	}
+	return code
+}
+
+// refreshParams are the parameters of the refresh token inserted with a redemption:
+// NULL hash and empty family when there is none.
+func (r CodeRedemption) refreshParams() (hash []byte, family, jti string, accessExp pgtype.Timestamptz, exp time.Time) {
+	if t := r.Refresh; t != nil {
+		return t.Hash, t.FamilyID, t.AccessTokenJTI, optTime(t.AccessExpiresAt), t.ExpiresAt
+	}
+	return nil, "", "", pgtype.Timestamptz{}, time.Time{}
+}
+
+// redeemOne runs redeemCodeSQL: pgx.ErrNoRows when no redeemable code matched.
+func (s *Store) redeemOne(ctx context.Context, r CodeRedemption) (*AuthorizationCode, error) {
+	hash, family, jti, accessExp, exp := r.refreshParams()
+	return scanCode(s.pool.QueryRow(ctx, redeemCodeSQL, r.Hash, r.ClientID, r.RedirectURI, r.CodeChallenge,
+		r.Now, r.AccessTokenJTI, optTime(r.AccessExpiresAt), family, hash, jti, accessExp, exp))
+}
+
+// redeemBatchSQL is redeemCodeSQL for many redemptions: $1 to $12 hold one element per
+// redemption, and a NULL refresh hash inserts no refresh token. The codes are found
+// through the primary key with = ANY, as in rotateBatchSQL.
+const redeemBatchSQL = `WITH req AS (
+	SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+		$7::timestamptz[], $8::text[], $9::bytea[], $10::text[], $11::timestamptz[], $12::timestamptz[])
+		AS r(hash, client_id, redirect_uri, code_challenge, at, access_jti, access_expires_at, family_id,
+			new_refresh_hash, new_refresh_access_jti, new_refresh_access_expires_at, new_refresh_expires_at)
+), code AS (
+	UPDATE authorization_codes c
+	SET used_at = req.at, access_jti = req.access_jti, access_expires_at = req.access_expires_at,
+		refresh_family_id = req.family_id
+	FROM req
+	WHERE c.code_hash = ANY($1::bytea[]) AND c.code_hash = req.hash AND c.used_at IS NULL AND c.expires_at > req.at
+		AND c.client_id = req.client_id AND c.redirect_uri = req.redirect_uri AND c.code_challenge = req.code_challenge
+	RETURNING c.*, req.at, req.new_refresh_hash, req.new_refresh_access_jti, req.new_refresh_access_expires_at,
+		req.new_refresh_expires_at
+), refresh AS (
+	INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scopes, auth_time,
+		access_jti, access_expires_at, expires_at, created_at)
+	SELECT new_refresh_hash, refresh_family_id, client_id, user_id, scopes, auth_time,
+		new_refresh_access_jti, new_refresh_access_expires_at, new_refresh_expires_at, at
+	FROM code WHERE new_refresh_hash IS NOT NULL
+	RETURNING token_hash
+)
+SELECT ` + codeColumns + ` FROM code`
+
+// redemption is the combined result of one redemption: the redeemed code, or nil when no
+// redeemable code matched (the caller then finds out why), or retry when the batch was
+// rolled back and the redemption must run again on its own.
+type redemption struct {
+	code  *AuthorizationCode
+	retry bool
+}
+
+// sameCode keeps two redemptions of one code out of one batch: the second must run after
+// the first, see the code used, and revoke what it issued.
+func sameCode(a, b CodeRedemption) bool { return bytes.Equal(a.Hash, b.Hash) }
+
+// redeemBatch runs combined redemptions. It is not bound to any caller's context: once
+// started, a statement that consumes codes must finish and report to every caller.
+func (s *Store) redeemBatch(batch []*combinedCall[CodeRedemption, redemption]) {
+	ctx, cancel := context.WithTimeout(context.Background(), combinedStatementTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		call := batch[0]
+		code, err := s.redeemOne(ctx, call.in)
+		switch {
+		case err == nil:
+			call.out.code = code
+		case !errors.Is(err, pgx.ErrNoRows):
+			call.err = err
+		}
+		return
+	}
+	n := len(batch)
+	hashes, clients, redirects, challenges := make([][]byte, n), make([]string, n), make([]string, n), make([]string, n)
+	ats, jtis, accessExps, families := make([]time.Time, n), make([]string, n), make([]pgtype.Timestamptz, n), make([]string, n)
+	refreshHashes, refreshJTIs := make([][]byte, n), make([]string, n)
+	refreshAccessExps, refreshExps := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	for i, call := range batch {
+		r := call.in
+		hashes[i], clients[i], redirects[i], challenges[i] = r.Hash, r.ClientID, r.RedirectURI, r.CodeChallenge
+		ats[i], jtis[i], accessExps[i] = r.Now, r.AccessTokenJTI, optTime(r.AccessExpiresAt)
+		var exp time.Time
+		refreshHashes[i], families[i], refreshJTIs[i], refreshAccessExps[i], exp = r.refreshParams()
+		refreshExps[i] = optTime(exp)
+	}
+	rows, err := s.pool.Query(ctx, redeemBatchSQL, hashes, clients, redirects, challenges, ats, jtis, accessExps,
+		families, refreshHashes, refreshJTIs, refreshAccessExps, refreshExps)
+	if err == nil {
+		var codes []*AuthorizationCode
+		codes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*AuthorizationCode, error) { return scanCode(row) })
+		if err == nil {
+			for _, call := range batch {
+				for _, c := range codes {
+					if bytes.Equal(c.Hash, call.in.Hash) {
+						call.out.code = c
+						break
+					}
+				}
+			}
+			return
+		}
+	}
+	for _, call := range batch {
+		if rolledBack(err) {
+			call.out.retry = true
+		} else {
+			call.err = err
+		}
+	}
 }
 
 // codeRedeemFailure finds out why a redemption matched no code, under a row lock so the

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const refreshColumns = `token_hash, family_id, parent_hash, client_id, coalesce(user_id::text, ''), scopes,
@@ -83,7 +85,8 @@ const rotateRefreshSQL = `WITH old AS (
 SELECT ` + refreshColumns + ` FROM old`
 
 // RotateRefreshToken consumes the refresh token r.Hash and stores r.New in its place, in
-// one statement, and returns the old token as consumed.
+// one statement, and returns the old token as consumed. Concurrent rotations that keep
+// their scopes share statements (see combiner).
 //
 // When the token cannot be used it returns, checked in this order, ErrNotFound (unknown),
 // ErrMismatch (another client's), ErrAlreadyUsed, ErrNotFound (revoked), ErrExpired or
@@ -95,8 +98,19 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r RefreshRotation) (old 
 	if len(r.New.Hash) == 0 {
 		return nil, fmt.Errorf("%w: new refresh token without hash", ErrInvalid)
 	}
-	old, err = scanRefresh(s.pool.QueryRow(ctx, rotateRefreshSQL, r.Hash, r.ClientID, r.Scopes, r.Now,
-		r.New.Hash, r.New.AccessTokenJTI, optTime(r.New.AccessExpiresAt), r.New.ExpiresAt))
+	if r.Scopes == nil {
+		res, err := s.rotations.do(ctx, r)
+		switch {
+		case err != nil:
+			return nil, wrap("refresh_rotate", err)
+		case res.old != nil:
+			return res.old, nil
+		case !res.retry:
+			return nil, s.rotateFailure(ctx, r)
+		}
+		// The batch was rolled back (a deadlock with another batch): alone, below.
+	}
+	old, err = s.rotateOne(ctx, r)
 	if err == nil {
 		return old, nil
 	}
@@ -104,6 +118,98 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r RefreshRotation) (old 
 		return nil, wrap("refresh_rotate", err)
 	}
 	return nil, s.rotateFailure(ctx, r)
+}
+
+// rotateOne runs rotateRefreshSQL: pgx.ErrNoRows when no usable token matched.
+func (s *Store) rotateOne(ctx context.Context, r RefreshRotation) (*RefreshToken, error) {
+	return scanRefresh(s.pool.QueryRow(ctx, rotateRefreshSQL, r.Hash, r.ClientID, r.Scopes, r.Now,
+		r.New.Hash, r.New.AccessTokenJTI, optTime(r.New.AccessExpiresAt), r.New.ExpiresAt))
+}
+
+// rotateBatchSQL is rotateRefreshSQL for many rotations that keep their scopes: $1 to $7
+// hold one element per rotation. The tokens are found through the primary key with
+// = ANY, whose scan visits rows in index or heap order, so batches running at once lock
+// the rows they share in the same order. A deadlock with a failure path's transaction
+// rolls the batch back, and each rotation then runs alone.
+const rotateBatchSQL = `WITH req AS (
+	SELECT * FROM unnest($1::bytea[], $2::text[], $3::timestamptz[], $4::bytea[], $5::text[],
+		$6::timestamptz[], $7::timestamptz[])
+		AS r(hash, client_id, at, new_hash, new_access_jti, new_access_expires_at, new_expires_at)
+), old AS (
+	UPDATE refresh_tokens t SET used_at = req.at
+	FROM req
+	WHERE t.token_hash = ANY($1::bytea[]) AND t.token_hash = req.hash
+		AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > req.at AND t.client_id = req.client_id
+	RETURNING t.*, req.new_hash, req.new_access_jti, req.new_access_expires_at, req.new_expires_at, req.at
+), new AS (
+	INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, client_id, user_id, scopes, auth_time,
+		access_jti, access_expires_at, expires_at, created_at)
+	SELECT new_hash, family_id, token_hash, client_id, user_id, scopes, auth_time,
+		new_access_jti, new_access_expires_at, new_expires_at, at
+	FROM old
+	RETURNING token_hash
+)
+SELECT ` + refreshColumns + ` FROM old`
+
+// rotation is the combined result of one rotation: the consumed token, or nil when no
+// usable token matched (the caller then finds out why), or retry when the batch was
+// rolled back and the rotation must run again on its own.
+type rotation struct {
+	old   *RefreshToken
+	retry bool
+}
+
+// sameRefreshToken keeps two rotations of one token out of one batch: the second must
+// run after the first, see it used, and revoke the family.
+func sameRefreshToken(a, b RefreshRotation) bool { return bytes.Equal(a.Hash, b.Hash) }
+
+// rotateBatch runs combined rotations. It is not bound to any caller's context: once
+// started, a statement that consumes tokens must finish and report to every caller.
+func (s *Store) rotateBatch(batch []*combinedCall[RefreshRotation, rotation]) {
+	ctx, cancel := context.WithTimeout(context.Background(), combinedStatementTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		call := batch[0]
+		old, err := s.rotateOne(ctx, call.in)
+		switch {
+		case err == nil:
+			call.out.old = old
+		case !errors.Is(err, pgx.ErrNoRows):
+			call.err = err
+		}
+		return
+	}
+	n := len(batch)
+	hashes, clients, ats, newHashes := make([][]byte, n), make([]string, n), make([]time.Time, n), make([][]byte, n)
+	jtis, accessExps, exps := make([]string, n), make([]pgtype.Timestamptz, n), make([]time.Time, n)
+	for i, call := range batch {
+		r := call.in
+		hashes[i], clients[i], ats[i], newHashes[i] = r.Hash, r.ClientID, r.Now, r.New.Hash
+		jtis[i], accessExps[i], exps[i] = r.New.AccessTokenJTI, optTime(r.New.AccessExpiresAt), r.New.ExpiresAt
+	}
+	rows, err := s.pool.Query(ctx, rotateBatchSQL, hashes, clients, ats, newHashes, jtis, accessExps, exps)
+	if err == nil {
+		var consumed []*RefreshToken
+		consumed, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*RefreshToken, error) { return scanRefresh(row) })
+		if err == nil {
+			for _, call := range batch {
+				for _, t := range consumed {
+					if bytes.Equal(t.Hash, call.in.Hash) {
+						call.out.old = t
+						break
+					}
+				}
+			}
+			return
+		}
+	}
+	for _, call := range batch {
+		if rolledBack(err) {
+			call.out.retry = true
+		} else {
+			call.err = err
+		}
+	}
 }
 
 // rotateFailure finds out why a rotation matched no token, under a row lock, and revokes

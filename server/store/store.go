@@ -39,7 +39,18 @@ type Options struct {
 	// OnListenError, when set, is called with the error each time the Listen connection
 	// fails, before it reconnects; a logging hook.
 	OnListenError func(err error)
+	// CombineSlots bounds the combined statements of one kind (refresh-token rotations,
+	// code redemptions) running at once; zero means a quarter of the pool, at least one.
+	// Fewer slots make larger batches under load.
+	CombineSlots int
 }
+
+// maxCombined is the most operations one combined statement carries.
+const maxCombined = 64
+
+// combinedStatementTimeout bounds a combined statement, which runs under no caller's
+// context.
+const combinedStatementTimeout = 30 * time.Second
 
 // DefaultApplicationName is the application_name of the store's connections unless
 // Options.ApplicationName says otherwise.
@@ -55,6 +66,8 @@ type Store struct {
 	appName       string
 	observe       func(operation string, d time.Duration)
 	onListenError func(error)
+	rotations     *combiner[RefreshRotation, rotation]
+	redemptions   *combiner[CodeRedemption, redemption]
 }
 
 // Open connects a pool to databaseURL and checks that the database answers. It does not
@@ -86,6 +99,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("store: open pool: %w", err)
 	}
 	s := &Store{pool: pool, appName: appName, observe: opts.ObserveQuery, onListenError: opts.OnListenError}
+	slots := opts.CombineSlots
+	if slots <= 0 {
+		slots = int(cfg.MaxConns) / 4
+	}
+	s.rotations = newCombiner(slots, maxCombined, sameRefreshToken, s.rotateBatch)
+	s.redemptions = newCombiner(slots, maxCombined, sameCode, s.redeemBatch)
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -138,7 +157,16 @@ const (
 	pgCheckViolation            = "23514"
 	pgNotNullViolation          = "23502"
 	pgInvalidTextRepresentation = "22P02"
+	pgSerializationFailure      = "40001"
+	pgDeadlockDetected          = "40P01"
 )
+
+// rolledBack reports whether err says Postgres rolled the statement back so that it may
+// safely run again: it lost a serialization conflict or a deadlock.
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == pgSerializationFailure || pgErr.Code == pgDeadlockDetected)
+}
 
 // wrap maps a database error of operation op to the store's errors: no row is ErrNotFound,
 // a duplicate key ErrConflict, a malformed uuid or a missing referenced row ErrNotFound, a

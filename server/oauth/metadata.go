@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // Scopes the server itself understands, beyond those registered in the store.
@@ -92,9 +93,13 @@ var (
 	publicCache     = []string{"public, max-age=300"}
 )
 
+// writeStatic writes a precomputed JSON document. The explicit Content-Length matters
+// for the JWKS (two or four keys, over 2 KiB with RSA ones): net/http falls back to
+// chunked encoding for a body larger than its 2 KiB buffer whose length it was not told.
 func writeStatic(w http.ResponseWriter, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = publicCache
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	_, _ = w.Write(body)
 }

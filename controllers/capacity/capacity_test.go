@@ -89,7 +89,8 @@ func TestComputeSeedExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The harmonic mean of DefaultBaselines weighted by the seed's mix.
-	wantPerReplica := 1 / (0.25/4000 + 0.45/22000 + 0.25/10000 + 0.05/25000)
+	b := DefaultBaselines()
+	wantPerReplica := 1 / (0.25/b[TokenGeneration] + 0.45/b[TokenValidation] + 0.25/b[Authorization] + 0.05/b[Discovery])
 	if !near(p.CapacityPerReplicaRPS, wantPerReplica, 1e-6) {
 		t.Errorf("capacity per replica %v, want %v", p.CapacityPerReplicaRPS, wantPerReplica)
 	}

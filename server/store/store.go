@@ -4,7 +4,8 @@
 // Secrets never reach the database in clear: callers pass the SHA-256 of codes, refresh
 // tokens, session cookies and client secrets. Single-use credentials (authorization codes,
 // refresh tokens) are consumed by one SQL statement each, so that of many concurrent
-// attempts exactly one wins, and a replay revokes what the first use issued.
+// attempts exactly one wins, and a replay revokes what the first use issued. Under load,
+// concurrent consumptions of different credentials share a statement (combine.go).
 //
 // Every write of something replicas cache (clients, scopes, signing keys, users, the
 // access-token deny-list and cutoffs) sends a NOTIFY on NotifyChannel in the same

@@ -9,6 +9,7 @@
 //
 //	go run ./hack/loadtest --authly bin/authly --out bench/results
 //	go run ./hack/loadtest --authly bin/authly --out /tmp/lt --duration 2s --concurrency 1,10 --scenarios discovery,refresh
+//	go run ./hack/loadtest rereport --baseline bench/results/results.json bench/results/scale
 package main
 
 import (
@@ -25,6 +26,10 @@ import (
 	"syscall"
 	"time"
 )
+
+// rereportCommand rewrites a report from its results.json (`loadtest rereport DIR`),
+// e.g. after the report's layout or a target's computation changed.
+const rereportCommand = "rereport"
 
 // options are the command-line settings of a run.
 type options struct {
@@ -55,6 +60,20 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == helloCommand {
 		if err := runHello(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest hello:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == rereportCommand {
+		fs := flag.NewFlagSet(rereportCommand, flag.ExitOnError)
+		baseline := fs.String("baseline", "", "results.json of an empty-database run to compare with")
+		_ = fs.Parse(os.Args[2:])
+		if fs.NArg() != 1 {
+			fmt.Fprintln(os.Stderr, "usage: loadtest rereport [--baseline FILE] DIR")
+			os.Exit(2)
+		}
+		if err := rereport(fs.Arg(0), *baseline); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest rereport:", err)
 			os.Exit(1)
 		}
 		return

@@ -109,10 +109,14 @@ func renderReport(r *results, plots []chart) string {
 
 	if len(r.Growth) > 0 {
 		w("## Growth against the empty database\n\n")
-		w("Mean requests/s over the common concurrency levels, this run (scale data) against `%s`.\n\n", r.baselinePath)
-		w("| Scenario | Empty database req/s | With scale data req/s | Ratio | Ratio of req per CPU-s |\n|---|---:|---:|---:|---:|\n")
+		w("Mean requests/s over the common concurrency levels, this run (scale data) against `%s`. The two runs\n"+
+			"happened at different times on a shared machine whose speed drifts, so the ratio is also given corrected\n"+
+			"by hello-world's (measured in both runs at the same levels): that corrected ratio is the data's effect, and\n"+
+			"the one the target uses.\n\n", r.baselinePath)
+		w("| Scenario | Empty database req/s | With scale data req/s | Ratio | Hello-world ratio | Corrected ratio | Ratio of req per CPU-s |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, g := range r.Growth {
-			w("| %s | %s | %s | %s | %s |\n", g.Scenario, thousands(g.Baseline), thousands(g.Scaled), ratio(g.Ratio), ratio(g.EfficiencyRatio))
+			w("| %s | %s | %s | %s | %s | %s | %s |\n", g.Scenario, thousands(g.Baseline), thousands(g.Scaled), ratio(g.Ratio),
+				ratio(g.MachineRatio), ratio(g.Normalized), ratio(g.EfficiencyRatio))
 		}
 		w("\n")
 	}

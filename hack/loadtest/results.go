@@ -129,10 +129,18 @@ type growth struct {
 	Ratio    float64 `json:"ratio"`
 	// EfficiencyRatio compares requests per CPU-second, which a busy machine distorts less.
 	EfficiencyRatio float64 `json:"efficiency_ratio"`
+	// MachineRatio is hello-world's throughput in this run over the baseline's, at the
+	// same levels: how much faster or slower the machine itself was (this shared
+	// machine's speed drifts by a third from one hour to the next). Normalized is Ratio
+	// over it, the change the data made; the target uses it when both runs measured
+	// hello-world.
+	MachineRatio float64 `json:"machine_ratio,omitempty"`
+	Normalized   float64 `json:"normalized_ratio,omitempty"`
 }
 
 // compareBaseline sets, per scenario, the mean requests per second over the concurrency
-// levels both runs measured against the baseline's.
+// levels both runs measured against the baseline's, and corrects the ratio by
+// hello-world's at the same levels.
 func compareBaseline(r *results, path string) ([]growth, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -149,10 +157,15 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 			continue
 		}
 		g := growth{Scenario: s.Name}
+		var helloBase, helloScaled float64
 		for _, p := range s.Points {
 			if bp := bs.at(p.Concurrency); bp != nil {
 				g.Baseline += bp.RPS
 				g.Scaled += p.RPS
+				if h, bh := r.scenario("hello"), base.scenario("hello"); h != nil && bh != nil && h.at(p.Concurrency) != nil && bh.at(p.Concurrency) != nil {
+					helloScaled += h.at(p.Concurrency).RPS
+					helloBase += bh.at(p.Concurrency).RPS
+				}
 			}
 		}
 		if g.Baseline > 0 {
@@ -160,10 +173,36 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 			if be := bs.efficiency(); be > 0 {
 				g.EfficiencyRatio = s.efficiency() / be
 			}
+			if helloBase > 0 && helloScaled > 0 {
+				g.MachineRatio = helloScaled / helloBase
+				g.Normalized = g.Ratio / g.MachineRatio
+			}
 			out = append(out, g)
 		}
 	}
 	return out, nil
+}
+
+// rereport recomputes the targets and the comparison with a baseline from dir's
+// results.json and writes the report and plots again, without measuring anything.
+func rereport(dir, baseline string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	var r results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "results.json"), err)
+	}
+	r.Growth = nil
+	if baseline != "" {
+		if r.Growth, err = compareBaseline(&r, baseline); err != nil {
+			return fmt.Errorf("baseline %s: %w", baseline, err)
+		}
+		r.baselinePath = baseline
+	}
+	r.Targets = evaluateTargets(&r)
+	return r.write(dir)
 }
 
 // seedTable is one of the seed's published tables (8 cores).

@@ -184,7 +184,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, client *store.Cli
 		return nil, err
 	}
 	return p.issue(ctx, client, issueRequest{
-		subject: code.UserID, scopes: code.Scopes, jti: jti, authTime: code.AuthTime,
+		subject: code.UserID, user: code.User, scopes: code.Scopes, jti: jti, authTime: code.AuthTime,
 		nonce: code.Nonce, refresh: refreshValue, now: now,
 	})
 }

@@ -23,6 +23,28 @@ func scanCode(row pgx.Row, extra ...any) (*AuthorizationCode, error) {
 	return c, err
 }
 
+// redeemedSelect ends both redemption statements: the redeemed codes and, for those
+// granted openid, their users' claims (the ID token needs them; reading them here saves
+// the exchange a round trip).
+const redeemedSelect = `SELECT c.*, u.user_id IS NOT NULL, coalesce(u.username, ''), coalesce(u.email, ''),
+	coalesce(u.email_verified, false), coalesce(u.name, ''), coalesce(u.given_name, ''), coalesce(u.family_name, ''),
+	coalesce(u.disabled, false), coalesce(u.admin, false), coalesce(u.created_at, 'epoch'), coalesce(u.updated_at, 'epoch')
+FROM (SELECT ` + codeColumns + ` FROM code) AS c
+LEFT JOIN users u ON u.user_id = c.user_id::uuid AND 'openid' = ANY(c.scopes)`
+
+// scanRedeemed scans a row of redeemedSelect.
+func scanRedeemed(row pgx.Row) (*AuthorizationCode, error) {
+	var found bool
+	u := &User{}
+	c, err := scanCode(row, &found, &u.Username, &u.Email, &u.EmailVerified, &u.Name, &u.GivenName, &u.FamilyName,
+		&u.Disabled, &u.Admin, &u.CreatedAt, &u.UpdatedAt)
+	if err == nil && found {
+		u.ID = c.UserID
+		c.User = u
+	}
+	return c, err
+}
+
 const insertCodeSQL = `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scopes, nonce,
 	code_challenge, auth_time, expires_at, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()))
@@ -71,7 +93,7 @@ const redeemCodeSQL = `WITH code AS (
 	FROM code WHERE $9::bytea IS NOT NULL
 	RETURNING token_hash
 )
-SELECT ` + codeColumns + ` FROM code`
+` + redeemedSelect
 
 // RedeemAuthorizationCode consumes the code and, when r.Refresh is set, stores the refresh
 // token issued with it, in one statement. It returns the code as redeemed. Concurrent
@@ -127,7 +149,7 @@ func (r CodeRedemption) refreshParams() (hash []byte, family, jti string, access
 // redeemOne runs redeemCodeSQL: pgx.ErrNoRows when no redeemable code matched.
 func (s *Store) redeemOne(ctx context.Context, r CodeRedemption) (*AuthorizationCode, error) {
 	hash, family, jti, accessExp, exp := r.refreshParams()
-	return scanCode(s.pool.QueryRow(ctx, redeemCodeSQL, r.Hash, r.ClientID, r.RedirectURI, r.CodeChallenge,
+	return scanRedeemed(s.pool.QueryRow(ctx, redeemCodeSQL, r.Hash, r.ClientID, r.RedirectURI, r.CodeChallenge,
 		r.Now, r.AccessTokenJTI, optTime(r.AccessExpiresAt), family, hash, jti, accessExp, exp))
 }
 
@@ -156,7 +178,7 @@ const redeemBatchSQL = `WITH req AS (
 	FROM code WHERE new_refresh_hash IS NOT NULL
 	RETURNING token_hash
 )
-SELECT ` + codeColumns + ` FROM code`
+` + redeemedSelect
 
 // redemption is the combined result of one redemption: the redeemed code, or nil when no
 // redeemable code matched (the caller then finds out why), or retry when the batch was
@@ -203,7 +225,7 @@ func (s *Store) redeemBatch(batch []*combinedCall[CodeRedemption, redemption]) {
 		families, refreshHashes, refreshJTIs, refreshAccessExps, refreshExps)
 	if err == nil {
 		var codes []*AuthorizationCode
-		codes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*AuthorizationCode, error) { return scanCode(row) })
+		codes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*AuthorizationCode, error) { return scanRedeemed(row) })
 		if err == nil {
 			for _, call := range batch {
 				for _, c := range codes {

@@ -43,6 +43,10 @@ func TestRedeemAuthorizationCode(t *testing.T) {
 	wantErr(t, "RedeemAuthorizationCode", err, nil)
 	want := *code
 	want.UsedAt, want.AccessTokenJTI, want.AccessExpiresAt, want.RefreshFamilyID = r.Now, "at-code", t0.Add(time.Hour), "fam-code"
+	// Granted openid: the user's claims come with the code, without the password hash.
+	wantUser := *u
+	wantUser.PasswordHash = ""
+	want.User = &wantUser
 	diff(t, "redeemed code", got, &want)
 
 	wantRT := &store.RefreshToken{
@@ -63,6 +67,20 @@ func TestRedeemAuthorizationCode(t *testing.T) {
 	wantErr(t, "RedeemAuthorizationCode(no refresh)", err, nil)
 	if got.RefreshFamilyID != "" || got.AccessTokenJTI != "at-plain" {
 		t.Errorf("redeemed without refresh: family %q, jti %q", got.RefreshFamilyID, got.AccessTokenJTI)
+	}
+
+	// Without openid no ID token is due, and the user is not read.
+	noOpenID := &store.AuthorizationCode{Hash: hash("no-openid"), ClientID: c.ID, UserID: u.ID, RedirectURI: plain.RedirectURI,
+		Scopes: []string{"offline_access"}, CodeChallenge: "challenge", ExpiresAt: t0.Add(time.Minute), CreatedAt: t0}
+	if err := s.CreateAuthorizationCode(ctx, noOpenID); err != nil {
+		t.Fatal(err)
+	}
+	r = redemption(noOpenID, "no-openid")
+	r.Refresh = nil
+	got, err = s.RedeemAuthorizationCode(ctx, r)
+	wantErr(t, "RedeemAuthorizationCode(no openid)", err, nil)
+	if got.User != nil {
+		t.Errorf("redeemed without openid: user %+v read, want none", got.User)
 	}
 	if n := count(t, s, `SELECT count(*) FROM refresh_tokens`); n != 1 {
 		t.Errorf("%d refresh tokens, want only the first redemption's", n)

@@ -128,6 +128,9 @@ func TestRedeemCombined(t *testing.T) {
 		if string(got.Hash) != string(want.Hash) || got.UserID != want.UserID || got.Nonce != want.Nonce {
 			t.Errorf("redemption %d returned code of user %s, nonce %q; want %s, %q", i, got.UserID, got.Nonce, want.UserID, want.Nonce)
 		}
+		if got.User == nil || got.User.ID != want.UserID {
+			t.Errorf("redemption %d: user %+v, want the claims of %s (the code has openid)", i, got.User, want.UserID)
+		}
 		if got.AccessTokenJTI != rs[i].AccessTokenJTI || !got.UsedAt.Equal(rs[i].Now) {
 			t.Errorf("redemption %d recorded jti %q at %v, want %q at %v", i, got.AccessTokenJTI, got.UsedAt, rs[i].AccessTokenJTI, rs[i].Now)
 		}

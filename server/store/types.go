@@ -149,6 +149,10 @@ type AuthorizationCode struct {
 	AccessTokenJTI  string
 	AccessExpiresAt time.Time
 	RefreshFamilyID string
+	// User is set by RedeemAuthorizationCode for a code granted openid: the code's user as
+	// the redemption read it, for the ID token's claims, without its password hash. Nil
+	// when the user no longer exists.
+	User *User
 }
 
 // RefreshToken is an issued refresh token, kept by the SHA-256 of its value. All tokens

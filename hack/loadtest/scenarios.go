@@ -159,7 +159,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 				prepared, err = prepareRefreshTokens(ctx, r.env.store, f.web, f.users, n)
 				return err
 			},
-			initialRate: 3000,
+			initialRate: 8000,
 			request:     post(tokenPath, f.web, func(i int) string { return "grant_type=refresh_token&refresh_token=" + prepared[i] }),
 			check:       wantContains(`"refresh_token"`),
 		},
@@ -167,19 +167,19 @@ func buildScenarios(r *runner) map[string]*scenario {
 			Name: "code", Title: "Token Exchange Performance", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, no openid)", Seed: "code",
 			Notes: "A distinct code per request, stored before the point with a known S256 challenge (scope profile email " +
 				"offline_access): redemption, a refresh token and an ES256 access token.",
-			prepare: codeScenario(f.web, userScopes), initialRate: 2500,
+			prepare: codeScenario(f.web, userScopes), initialRate: 8000,
 			request: post(tokenPath, f.web, codeBody), check: wantContains(`"refresh_token"`),
 		},
 		{
 			Name: "code_openid_rs256", Title: "Token Exchange with an RS256 ID Token", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, openid)",
 			Notes:   "As the code exchange, with openid: an RS256 ID token besides (the default ID token algorithm).",
-			prepare: codeScenario(f.web, openidScopes), initialRate: 800,
+			prepare: codeScenario(f.web, openidScopes), initialRate: 2000,
 			request: post(tokenPath, f.web, codeBody), check: wantContains(`"id_token"`), verify: wantIDTokenAlg("RS256"),
 		},
 		{
 			Name: "code_openid_es256", Title: "Token Exchange with an ES256 ID Token", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, openid)",
 			Notes:   "As the code exchange with openid, for a client registered with id_token_signed_response_alg ES256.",
-			prepare: codeScenario(f.webES256, openidScopes), initialRate: 2000,
+			prepare: codeScenario(f.webES256, openidScopes), initialRate: 6000,
 			request: post(tokenPath, f.webES256, codeBody), check: wantContains(`"id_token"`), verify: wantIDTokenAlg("ES256"),
 		},
 		{

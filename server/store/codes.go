@@ -113,8 +113,8 @@ func (s *Store) RedeemAuthorizationCode(ctx context.Context, r CodeRedemption) (
 	switch {
 	case err != nil:
 		return nil, wrap("code_redeem", err)
-	case res.code != nil:
-		return redeemed(r, res.code), nil
+	case res.row != nil:
+		return redeemed(r, res.row), nil
 	case !res.retry:
 		return nil, s.codeRedeemFailure(ctx, r)
 	}
@@ -180,41 +180,23 @@ const redeemBatchSQL = `WITH req AS (
 )
 ` + redeemedSelect
 
-// redemption is the combined result of one redemption: the redeemed code, or nil when no
-// redeemable code matched (the caller then finds out why), or retry when the batch was
-// rolled back and the redemption must run again on its own.
-type redemption struct {
-	code  *AuthorizationCode
-	retry bool
-}
-
 // sameCode keeps two redemptions of one code out of one batch: the second must run after
 // the first, see the code used, and revoke what it issued.
 func sameCode(a, b CodeRedemption) bool { return bytes.Equal(a.Hash, b.Hash) }
 
-// redeemBatch runs combined redemptions. It is not bound to any caller's context: once
-// started, a statement that consumes codes must finish and report to every caller.
-func (s *Store) redeemBatch(batch []*combinedCall[CodeRedemption, redemption]) {
-	ctx, cancel := context.WithTimeout(context.Background(), combinedStatementTimeout)
-	defer cancel()
-	if len(batch) == 1 {
-		call := batch[0]
-		code, err := s.redeemOne(ctx, call.in)
-		switch {
-		case err == nil:
-			call.out.code = code
-		case !errors.Is(err, pgx.ErrNoRows):
-			call.err = err
-		}
-		return
-	}
-	n := len(batch)
+func (s *Store) redeemBatch(batch []*combinedCall[CodeRedemption, consumed[AuthorizationCode]]) {
+	consumeBatch(batch, s.redeemOne, s.redeemMany,
+		func(r CodeRedemption, c *AuthorizationCode) bool { return bytes.Equal(r.Hash, c.Hash) })
+}
+
+// redeemMany runs redeemBatchSQL and returns the codes it redeemed.
+func (s *Store) redeemMany(ctx context.Context, rs []CodeRedemption) ([]*AuthorizationCode, error) {
+	n := len(rs)
 	hashes, clients, redirects, challenges := make([][]byte, n), make([]string, n), make([]string, n), make([]string, n)
 	ats, jtis, accessExps, families := make([]time.Time, n), make([]string, n), make([]pgtype.Timestamptz, n), make([]string, n)
 	refreshHashes, refreshJTIs := make([][]byte, n), make([]string, n)
 	refreshAccessExps, refreshExps := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-	for i, call := range batch {
-		r := call.in
+	for i, r := range rs {
 		hashes[i], clients[i], redirects[i], challenges[i] = r.Hash, r.ClientID, r.RedirectURI, r.CodeChallenge
 		ats[i], jtis[i], accessExps[i] = r.Now, r.AccessTokenJTI, optTime(r.AccessExpiresAt)
 		var exp time.Time
@@ -223,28 +205,10 @@ func (s *Store) redeemBatch(batch []*combinedCall[CodeRedemption, redemption]) {
 	}
 	rows, err := s.pool.Query(ctx, redeemBatchSQL, hashes, clients, redirects, challenges, ats, jtis, accessExps,
 		families, refreshHashes, refreshJTIs, refreshAccessExps, refreshExps)
-	if err == nil {
-		var codes []*AuthorizationCode
-		codes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*AuthorizationCode, error) { return scanRedeemed(row) })
-		if err == nil {
-			for _, call := range batch {
-				for _, c := range codes {
-					if bytes.Equal(c.Hash, call.in.Hash) {
-						call.out.code = c
-						break
-					}
-				}
-			}
-			return
-		}
+	if err != nil {
+		return nil, err
 	}
-	for _, call := range batch {
-		if rolledBack(err) {
-			call.out.retry = true
-		} else {
-			call.err = err
-		}
-	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*AuthorizationCode, error) { return scanRedeemed(row) })
 }
 
 // codeRedeemFailure finds out why a redemption matched no code, under a row lock so the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // combiner runs the operations of concurrent callers as fewer, larger statements. Each
@@ -160,3 +162,56 @@ func (c *combiner[In, Out]) removeLocked(call *combinedCall[In, Out]) {
 }
 
 var errCombinedPanic = errors.New("store: a combined statement panicked")
+
+// consumed is the combined result of consuming one single-use credential (a code, a
+// refresh token): the row as consumed, or nil when no usable row matched (the caller then
+// finds out why), or retry when the statement was rolled back and the operation must run
+// again on its own.
+type consumed[T any] struct {
+	row   *T
+	retry bool
+}
+
+// consumeBatch runs a batch of consumptions of single-use credentials: a batch of one
+// through one (pgx.ErrNoRows when nothing matched), a larger one through many, whose rows
+// are given to the calls they belong to by belongs. It is not bound to any caller's
+// context: once started, a statement that consumes credentials must finish and report
+// to every caller.
+func consumeBatch[In, T any](batch []*combinedCall[In, consumed[T]],
+	one func(context.Context, In) (*T, error),
+	many func(context.Context, []In) ([]*T, error),
+	belongs func(In, *T) bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), combinedStatementTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		call := batch[0]
+		row, err := one(ctx, call.in)
+		switch {
+		case err == nil:
+			call.out.row = row
+		case !errors.Is(err, pgx.ErrNoRows):
+			call.err = err
+		}
+		return
+	}
+	ins := make([]In, len(batch))
+	for i, call := range batch {
+		ins[i] = call.in
+	}
+	rows, err := many(ctx, ins)
+	for _, call := range batch {
+		switch {
+		case err == nil:
+			for _, row := range rows {
+				if belongs(call.in, row) {
+					call.out.row = row
+					break
+				}
+			}
+		case rolledBack(err):
+			call.out.retry = true
+		default:
+			call.err = err
+		}
+	}
+}

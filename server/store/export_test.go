@@ -4,28 +4,23 @@ package store
 // queue is run, and returns for each the consumed token or nil when no usable token
 // matched (RotateRefreshToken then finds out why).
 func (s *Store) RotateCombined(rs []RefreshRotation) ([]*RefreshToken, []error) {
-	batch := make([]*combinedCall[RefreshRotation, rotation], len(rs))
-	for i, r := range rs {
-		batch[i] = &combinedCall[RefreshRotation, rotation]{in: r}
-	}
-	s.rotateBatch(batch)
-	olds, errs := make([]*RefreshToken, len(rs)), make([]error, len(rs))
-	for i, call := range batch {
-		olds[i], errs[i] = call.out.old, call.err
-	}
-	return olds, errs
+	return runCombined(rs, s.rotateBatch)
 }
 
 // RedeemCombined is RotateCombined for code redemptions.
 func (s *Store) RedeemCombined(rs []CodeRedemption) ([]*AuthorizationCode, []error) {
-	batch := make([]*combinedCall[CodeRedemption, redemption], len(rs))
-	for i, r := range rs {
-		batch[i] = &combinedCall[CodeRedemption, redemption]{in: r}
+	return runCombined(rs, s.redeemBatch)
+}
+
+func runCombined[In, T any](ins []In, run func([]*combinedCall[In, consumed[T]])) ([]*T, []error) {
+	batch := make([]*combinedCall[In, consumed[T]], len(ins))
+	for i, in := range ins {
+		batch[i] = &combinedCall[In, consumed[T]]{in: in}
 	}
-	s.redeemBatch(batch)
-	codes, errs := make([]*AuthorizationCode, len(rs)), make([]error, len(rs))
+	run(batch)
+	rows, errs := make([]*T, len(ins)), make([]error, len(ins))
 	for i, call := range batch {
-		codes[i], errs[i] = call.out.code, call.err
+		rows[i], errs[i] = call.out.row, call.err
 	}
-	return codes, errs
+	return rows, errs
 }

@@ -103,8 +103,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r RefreshRotation) (old 
 		switch {
 		case err != nil:
 			return nil, wrap("refresh_rotate", err)
-		case res.old != nil:
-			return res.old, nil
+		case res.row != nil:
+			return res.row, nil
 		case !res.retry:
 			return nil, s.rotateFailure(ctx, r)
 		}
@@ -151,65 +151,29 @@ const rotateBatchSQL = `WITH req AS (
 )
 SELECT ` + refreshColumns + ` FROM old`
 
-// rotation is the combined result of one rotation: the consumed token, or nil when no
-// usable token matched (the caller then finds out why), or retry when the batch was
-// rolled back and the rotation must run again on its own.
-type rotation struct {
-	old   *RefreshToken
-	retry bool
-}
-
 // sameRefreshToken keeps two rotations of one token out of one batch: the second must
 // run after the first, see it used, and revoke the family.
 func sameRefreshToken(a, b RefreshRotation) bool { return bytes.Equal(a.Hash, b.Hash) }
 
-// rotateBatch runs combined rotations. It is not bound to any caller's context: once
-// started, a statement that consumes tokens must finish and report to every caller.
-func (s *Store) rotateBatch(batch []*combinedCall[RefreshRotation, rotation]) {
-	ctx, cancel := context.WithTimeout(context.Background(), combinedStatementTimeout)
-	defer cancel()
-	if len(batch) == 1 {
-		call := batch[0]
-		old, err := s.rotateOne(ctx, call.in)
-		switch {
-		case err == nil:
-			call.out.old = old
-		case !errors.Is(err, pgx.ErrNoRows):
-			call.err = err
-		}
-		return
-	}
-	n := len(batch)
+func (s *Store) rotateBatch(batch []*combinedCall[RefreshRotation, consumed[RefreshToken]]) {
+	consumeBatch(batch, s.rotateOne, s.rotateMany,
+		func(r RefreshRotation, t *RefreshToken) bool { return bytes.Equal(r.Hash, t.Hash) })
+}
+
+// rotateMany runs rotateBatchSQL and returns the tokens it consumed.
+func (s *Store) rotateMany(ctx context.Context, rs []RefreshRotation) ([]*RefreshToken, error) {
+	n := len(rs)
 	hashes, clients, ats, newHashes := make([][]byte, n), make([]string, n), make([]time.Time, n), make([][]byte, n)
 	jtis, accessExps, exps := make([]string, n), make([]pgtype.Timestamptz, n), make([]time.Time, n)
-	for i, call := range batch {
-		r := call.in
+	for i, r := range rs {
 		hashes[i], clients[i], ats[i], newHashes[i] = r.Hash, r.ClientID, r.Now, r.New.Hash
 		jtis[i], accessExps[i], exps[i] = r.New.AccessTokenJTI, optTime(r.New.AccessExpiresAt), r.New.ExpiresAt
 	}
 	rows, err := s.pool.Query(ctx, rotateBatchSQL, hashes, clients, ats, newHashes, jtis, accessExps, exps)
-	if err == nil {
-		var consumed []*RefreshToken
-		consumed, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*RefreshToken, error) { return scanRefresh(row) })
-		if err == nil {
-			for _, call := range batch {
-				for _, t := range consumed {
-					if bytes.Equal(t.Hash, call.in.Hash) {
-						call.out.old = t
-						break
-					}
-				}
-			}
-			return
-		}
+	if err != nil {
+		return nil, err
 	}
-	for _, call := range batch {
-		if rolledBack(err) {
-			call.out.retry = true
-		} else {
-			call.err = err
-		}
-	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*RefreshToken, error) { return scanRefresh(row) })
 }
 
 // rotateFailure finds out why a rotation matched no token, under a row lock, and revokes

@@ -67,8 +67,8 @@ type Store struct {
 	appName       string
 	observe       func(operation string, d time.Duration)
 	onListenError func(error)
-	rotations     *combiner[RefreshRotation, rotation]
-	redemptions   *combiner[CodeRedemption, redemption]
+	rotations     *combiner[RefreshRotation, consumed[RefreshToken]]
+	redemptions   *combiner[CodeRedemption, consumed[AuthorizationCode]]
 }
 
 // Open connects a pool to databaseURL and checks that the database answers. It does not

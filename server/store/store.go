@@ -41,8 +41,10 @@ type Options struct {
 	// fails, before it reconnects; a logging hook.
 	OnListenError func(err error)
 	// CombineSlots bounds the combined statements of one kind (refresh-token rotations,
-	// code redemptions) running at once; zero means a quarter of the pool, at least one.
-	// Fewer slots make larger batches under load.
+	// code redemptions) running at once; zero means an eighth of the pool, at least one.
+	// Fewer slots make larger batches under load: with a pool of 8 on the 2-core benchmark
+	// machine, one slot gave up to 30% more refreshes and code exchanges per CPU-second
+	// at 10 and 50 concurrent clients than two, and a lower p95.
 	CombineSlots int
 }
 
@@ -102,7 +104,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	s := &Store{pool: pool, appName: appName, observe: opts.ObserveQuery, onListenError: opts.OnListenError}
 	slots := opts.CombineSlots
 	if slots <= 0 {
-		slots = int(cfg.MaxConns) / 4
+		slots = int(cfg.MaxConns) / 8
 	}
 	s.rotations = newCombiner(slots, maxCombined, sameRefreshToken, s.rotateBatch)
 	s.redemptions = newCombiner(slots, maxCombined, sameCode, s.redeemBatch)

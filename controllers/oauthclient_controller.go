@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,19 +94,9 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	before := oc.DeepCopy()
 	result, err := r.reconcileClient(ctx, &oc)
-	var st *stalled
-	if errors.As(err, &st) {
-		r.setNotReady(&oc, before, st.reason, st.message)
-		result, err = resyncAfter(&oc, r.resyncPeriod()), nil
-	} else if err != nil {
-		r.setNotReady(&oc, before, authlyv1.ReasonSyncFailed, err.Error())
-	}
-	if !equality.Semantic.DeepEqual(before.Status, oc.Status) {
-		if perr := r.Status().Patch(ctx, &oc, client.MergeFrom(before)); perr != nil && err == nil {
-			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
-		}
-	}
-	return result, err
+	return recordOutcome(ctx, r.Client, &oc, before, result, err,
+		func(reason, message string) { r.setNotReady(&oc, before, reason, message) },
+		r.resyncPeriod(), func(o *authlyv1.OAuthClient) any { return o.Status })
 }
 
 // reconcileClient runs the steps after the finalizer. A *stalled error is a problem a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -71,6 +72,27 @@ func (s *stalled) Error() string { return s.reason + ": " + s.message }
 
 func stalledf(reason, format string, a ...any) error {
 	return &stalled{reason: reason, message: fmt.Sprintf(format, a...)}
+}
+
+// recordOutcome ends a reconciliation of an entry: a stall is shown as NotReady and
+// looked at again after resync, any other error as NotReady SyncFailed (and returned, for
+// backoff), and the status is patched when it differs from before's. status reads an
+// entry's status, for that comparison.
+func recordOutcome[T client.Object](ctx context.Context, c client.Client, obj, before T, result ctrl.Result, err error,
+	setNotReady func(reason, message string), resync time.Duration, status func(T) any) (ctrl.Result, error) {
+	var st *stalled
+	if errors.As(err, &st) {
+		setNotReady(st.reason, st.message)
+		result, err = resyncAfter(obj, resync), nil
+	} else if err != nil {
+		setNotReady(authlyv1.ReasonSyncFailed, err.Error())
+	}
+	if !equality.Semantic.DeepEqual(status(before), status(obj)) {
+		if perr := c.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && err == nil {
+			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
+		}
+	}
+	return result, err
 }
 
 // waiting says that the AuthServer or its database is not there yet.

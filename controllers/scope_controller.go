@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -73,19 +72,9 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 	before := sc.DeepCopy()
 	result, err := r.reconcileScope(ctx, &sc)
-	var st *stalled
-	if errors.As(err, &st) {
-		r.setNotReady(&sc, before, st.reason, st.message)
-		result, err = resyncAfter(&sc, r.resyncPeriod()), nil
-	} else if err != nil {
-		r.setNotReady(&sc, before, authlyv1.ReasonSyncFailed, err.Error())
-	}
-	if !equality.Semantic.DeepEqual(before.Status, sc.Status) {
-		if perr := r.Status().Patch(ctx, &sc, client.MergeFrom(before)); perr != nil && err == nil {
-			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
-		}
-	}
-	return result, err
+	return recordOutcome(ctx, r.Client, &sc, before, result, err,
+		func(reason, message string) { r.setNotReady(&sc, before, reason, message) },
+		r.resyncPeriod(), func(o *authlyv1.Scope) any { return o.Status })
 }
 
 // desiredScope is the database row a Scope asks for.

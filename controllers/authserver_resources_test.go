@@ -428,6 +428,65 @@ func TestAuthServerCapacityPlanIsComputes(t *testing.T) {
 	}
 }
 
+func TestAuthServerGOMAXPROCS(t *testing.T) {
+	capacityMode := func(as *authlyv1.AuthServer) {
+		as.Spec.Replicas = nil
+		as.Spec.Capacity = &authlyv1.CapacitySpec{ExpectedDailyRequests: 1_000_000, MinReplicas: 2, MaxReplicas: 4}
+	}
+	tests := []struct {
+		name   string
+		mutate func(as *authlyv1.AuthServer)
+		want   string // "" = GOMAXPROCS not set
+	}{
+		{"replicas mode, a request of 500m rounds up to 1", nil, "1"},
+		{"replicas mode, a request of 1500m rounds up to 2", func(as *authlyv1.AuthServer) {
+			as.Spec.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("1500m")
+		}, "2"},
+		{"replicas mode without CPU resources: Go's default", func(as *authlyv1.AuthServer) {
+			as.Spec.Resources = corev1.ResourceRequirements{}
+		}, ""},
+		{"a limit wins over the request", func(as *authlyv1.AuthServer) {
+			as.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}
+		}, "3"},
+		{"capacity mode without resources: the plan's one core", func(as *authlyv1.AuthServer) {
+			capacityMode(as)
+			as.Spec.Resources = corev1.ResourceRequirements{}
+		}, "1"},
+		{"capacity mode: capacity.cpuPerReplica over the request", func(as *authlyv1.AuthServer) {
+			capacityMode(as)
+			as.Spec.Capacity.CPUPerReplica = ptr.To(resource.MustParse("4"))
+		}, "4"},
+		{"capacity mode: a limit still wins", func(as *authlyv1.AuthServer) {
+			capacityMode(as)
+			as.Spec.Capacity.CPUPerReplica = ptr.To(resource.MustParse("4"))
+			as.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+		}, "2"},
+		{"capped", func(as *authlyv1.AuthServer) {
+			as.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100k")}
+		}, "256"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := testAuthServer()
+			if tt.mutate != nil {
+				tt.mutate(as)
+			}
+			plan, err := declaredPlan(as)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := envMap(t, deploymentFor(as, plan, "img", "hash").Spec.Template.Spec.Containers[0])
+			v, ok := env["GOMAXPROCS"]
+			switch {
+			case tt.want == "" && ok:
+				t.Errorf("GOMAXPROCS = %q, want it unset", v.Value)
+			case tt.want != "" && v.Value != tt.want:
+				t.Errorf("GOMAXPROCS = %q (set %v), want %s", v.Value, ok, tt.want)
+			}
+		})
+	}
+}
+
 func TestAuthServerConfigHash(t *testing.T) {
 	as := testAuthServer()
 	plan := replicasPlan(as)

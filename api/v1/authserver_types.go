@@ -64,7 +64,9 @@ type AuthServerSpec struct {
 	RateLimits *RateLimitSpec `json:"rateLimits,omitempty"`
 
 	// resources of the server container. resources.requests.cpu is also the CPU per replica
-	// the capacity planner assumes, unless capacity.cpuPerReplica says otherwise.
+	// the capacity planner assumes, unless capacity.cpuPerReplica says otherwise. The
+	// server's GOMAXPROCS is the replica's CPU rounded up: its CPU limit if set, else the
+	// planned CPU per replica, else its CPU request.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 

@@ -124,6 +124,9 @@ func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario,
 			logf("%s c=%d: prepared %d in %s", sc.Name, conc, n, time.Since(start).Round(100*time.Millisecond))
 			p.Prepared, limit = n, int64(n+1)
 		}
+		if err := r.env.store.VacuumAnalyze(ctx); err != nil {
+			return fmt.Errorf("vacuum before the point: %w", err)
+		}
 		r.settle(ctx)
 		if err := r.preflight(ctx, hc, sc); err != nil {
 			return fmt.Errorf("pre-flight request failed: %w", err)

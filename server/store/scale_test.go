@@ -48,3 +48,23 @@ func TestSeedScaleData(t *testing.T) {
 		t.Errorf("negative scale: err = %v, want ErrInvalid", err)
 	}
 }
+
+func TestVacuumAnalyze(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if err := s.SeedScaleData(ctx, 100, 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VacuumAnalyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var vacuumed bool
+	err := s.Pool().QueryRow(ctx, `SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL
+		FROM pg_stat_user_tables WHERE relname = 'refresh_tokens'`).Scan(&vacuumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vacuumed {
+		t.Error("refresh_tokens was not vacuumed and analyzed")
+	}
+}

@@ -93,7 +93,7 @@ func startEnv(ctx context.Context, o options) (_ *env, err error) {
 	if err := e.startServer(ctx, o); err != nil {
 		return nil, err
 	}
-	if err := e.startHello(ctx); err != nil {
+	if err := e.startHello(ctx, o); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -170,7 +170,7 @@ func (e *env) startServer(ctx context.Context, o options) error {
 	}
 	defer func() { _ = logFile.Close() }()
 	e.server = exec.Command(o.authly, e.serverArg...)
-	e.server.Env = environWithoutAuthly()
+	e.server.Env = serverEnviron(o)
 	e.server.Stdout, e.server.Stderr = logFile, logFile
 	e.server.SysProcAttr = childAttr()
 	logf("starting %s on %s", o.authly, e.serverURL)
@@ -183,7 +183,7 @@ func (e *env) startServer(ctx context.Context, o options) error {
 	return nil
 }
 
-func (e *env) startHello(ctx context.Context) error {
+func (e *env) startHello(ctx context.Context, o options) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -195,6 +195,7 @@ func (e *env) startHello(ctx context.Context) error {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	e.helloURL = "http://" + addr + "/"
 	e.hello = exec.Command(self, helloCommand, "--listen", addr)
+	e.hello.Env = serverEnviron(o)
 	e.hello.Stderr = os.Stderr
 	e.hello.SysProcAttr = childAttr()
 	if err := e.hello.Start(); err != nil {
@@ -217,6 +218,16 @@ func environWithoutAuthly() []string {
 		if !strings.HasPrefix(kv, "AUTHLY_") {
 			env = append(env, kv)
 		}
+	}
+	return env
+}
+
+// serverEnviron is the environment of the server and hello-world processes: ours, without
+// AUTHLY_* and with GOMAXPROCS set when --server-cpus asks for it.
+func serverEnviron(o options) []string {
+	env := slices.DeleteFunc(environWithoutAuthly(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
+	if o.serverCPUs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(o.serverCPUs))
 	}
 	return env
 }

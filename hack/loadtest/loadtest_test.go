@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,8 +57,12 @@ func TestParseOptions(t *testing.T) {
 	if o.scale != (scaleSpec{RefreshTokens: 10_000_000, Clients: 100_000, Revoked: 100_000}) {
 		t.Errorf("scale = %+v", o.scale)
 	}
+	if o.serverCPUs != 1 {
+		t.Errorf("server CPUs = %d, want the default replica's 1", o.serverCPUs)
+	}
 	for _, bad := range [][]string{
 		{},
+		{"--authly", "x", "--server-cpus", "-1"},
 		{"--authly", "x", "--scenarios", "nope"},
 		{"--authly", "x", "--concurrency", "0"},
 		{"--authly", "x", "--scale", "1,2"},
@@ -64,6 +70,26 @@ func TestParseOptions(t *testing.T) {
 		if _, err := parseOptions(bad); err == nil {
 			t.Errorf("parseOptions(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestServerEnviron(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "7")
+	t.Setenv("AUTHLY_ISSUER", "http://elsewhere")
+	gomaxprocs := func(env []string) []string {
+		var got []string
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, "AUTHLY_") {
+				got = append(got, kv)
+			}
+		}
+		return got
+	}
+	if got := gomaxprocs(serverEnviron(options{serverCPUs: 1})); !slices.Equal(got, []string{"GOMAXPROCS=1"}) {
+		t.Errorf("--server-cpus 1: %v, want only GOMAXPROCS=1", got)
+	}
+	if got := gomaxprocs(serverEnviron(options{})); len(got) != 0 {
+		t.Errorf("--server-cpus 0: %v, want neither GOMAXPROCS nor AUTHLY_*", got)
 	}
 }
 

@@ -40,6 +40,8 @@ type options struct {
 	concurrency []int
 	scenarios   []string
 	pool        int
+	// serverCPUs, when positive, is the GOMAXPROCS of the server and of hello-world.
+	serverCPUs  int
 	users       int
 	maxPrepared int
 	scale       scaleSpec
@@ -103,6 +105,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&conc, "concurrency", "1,10,50,100,200", "comma-separated concurrency levels")
 	fs.StringVar(&scen, "scenarios", "", "comma-separated subset of scenarios (default all): "+strings.Join(scenarioNames(), ","))
 	fs.IntVar(&o.pool, "pool", defaultPool(), "database pool size of the server (pool-max-conns); the default is 4 per core of the machine Postgres runs on")
+	fs.IntVar(&o.serverCPUs, "server-cpus", 1, "GOMAXPROCS of the server and of hello-world, as the operator sets it for a replica planned with this many cores (1 is its default replica; 0: Go's default, every core)")
 	fs.IntVar(&o.users, "users", 2000, "users for the password grant, used in turn")
 	fs.IntVar(&o.maxPrepared, "max-prepared", 400_000, "most codes or refresh tokens prepared for one point; a point that uses them up ends early")
 	fs.StringVar(&scale, "scale", "", "fill the database first: REFRESH_TOKENS,CLIENTS,REVOKED (e.g. 10000000,100000,100000)")
@@ -140,6 +143,9 @@ func parseOptions(args []string) (options, error) {
 			}
 			o.scenarios = append(o.scenarios, s)
 		}
+	}
+	if o.serverCPUs < 0 {
+		return o, errors.New("--server-cpus must not be negative")
 	}
 	if o.pool < 1 || o.users < 1 || o.maxPrepared < 100 {
 		return o, errors.New("--pool and --users must be positive, --max-prepared at least 100")

@@ -30,6 +30,7 @@ type settings struct {
 	Warmup         string                     `json:"warmup"`
 	Concurrency    []int                      `json:"concurrency"`
 	Pool           int                        `json:"pool_max_conns"`
+	ServerCPUs     int                        `json:"server_gomaxprocs,omitempty"`
 	Users          int                        `json:"users"`
 	Argon2         credentials.PasswordParams `json:"argon2id"`
 	Postgres       string                     `json:"postgres_settings"`
@@ -46,7 +47,7 @@ func newResults(o options) *results {
 	return &results{
 		Machine: benchhost.Describe(),
 		Settings: settings{
-			Duration: o.duration.String(), Warmup: o.warmup.String(), Concurrency: o.concurrency, Pool: o.pool, Users: o.users,
+			Duration: o.duration.String(), Warmup: o.warmup.String(), Concurrency: o.concurrency, Pool: o.pool, ServerCPUs: o.serverCPUs, Users: o.users,
 			Argon2: credentials.DefaultPasswordParams, Postgres: postgresSettings, AccessTokenTTL: accessTokenTTL.String(), Scale: o.scale,
 		},
 		baselinePath: o.baseline,

@@ -104,7 +104,7 @@ undeploy: ## Remove the operator from the cluster of the current kubeconfig.
 .PHONY: bench
 bench: build ## Load-test the server on this machine and write bench/results/ (see hack/loadtest).
 	@if [ ! -d hack/loadtest ]; then echo "make bench: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
-	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --passes 2
 
 .PHONY: bench-quick
 bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50).

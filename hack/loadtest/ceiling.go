@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/credentials"
@@ -81,6 +82,26 @@ func measureCeilings() ([]ceiling, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// measureCeilings measures the ceilings and keeps, for each, the fastest of this and any
+// earlier measurement of the run (one per pass).
+func (r *results) measureCeilings() error {
+	logf("measuring single-core ceilings (argon2id, RS256 and ES256 signing)")
+	got, err := measureCeilings()
+	if err != nil {
+		return err
+	}
+	for _, c := range got {
+		i := slices.IndexFunc(r.Ceilings, func(old ceiling) bool { return old.Name == c.Name })
+		switch {
+		case i < 0:
+			r.Ceilings = append(r.Ceilings, c)
+		case c.PerCPUSecond > r.Ceilings[i].PerCPUSecond:
+			r.Ceilings[i] = c
+		}
+	}
+	return nil
 }
 
 func measureCeiling(name string, fn func() error, budget time.Duration) (ceiling, error) {

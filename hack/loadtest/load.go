@@ -40,6 +40,8 @@ type point struct {
 	Prepared   int                   `json:"prepared,omitempty"`
 	Exhausted  bool                  `json:"exhausted,omitempty"`
 	ErrorKinds map[string]*errorKind `json:"error_kinds,omitempty"`
+	// Pass is the pass over all scenarios the point was measured in (with --passes).
+	Pass int `json:"pass,omitempty"`
 }
 
 // errorKind counts one kind of failure and keeps its first occurrence.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,7 @@ func TestParseOptions(t *testing.T) {
 	for _, bad := range [][]string{
 		{},
 		{"--authly", "x", "--server-cpus", "-1"},
+		{"--authly", "x", "--passes", "0"},
 		{"--authly", "x", "--scenarios", "nope"},
 		{"--authly", "x", "--concurrency", "0"},
 		{"--authly", "x", "--scale", "1,2"},
@@ -90,6 +92,23 @@ func TestServerEnviron(t *testing.T) {
 	}
 	if got := gomaxprocs(serverEnviron(options{})); len(got) != 0 {
 		t.Errorf("--server-cpus 0: %v, want neither GOMAXPROCS nor AUTHLY_*", got)
+	}
+}
+
+func TestKeepBest(t *testing.T) {
+	res := &scenarioResult{}
+	res.keepBest([]*point{{Concurrency: 1, PerCPUSecond: 10}, {Concurrency: 10, PerCPUSecond: 50}}, 1, true)
+	res.keepBest([]*point{{Concurrency: 1, PerCPUSecond: 12}, {Concurrency: 10, PerCPUSecond: 40}, {Concurrency: 50, PerCPUSecond: 60}}, 2, true)
+	var got []string
+	for _, p := range res.Points {
+		got = append(got, fmt.Sprintf("c=%d %.0f pass %d", p.Concurrency, p.PerCPUSecond, p.Pass))
+	}
+	want := []string{"c=1 12 pass 2", "c=10 50 pass 1", "c=50 60 pass 2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("points = %q, want %q", got, want)
+	}
+	if len(res.AllPoints) != 5 {
+		t.Errorf("%d points kept in all, want 5", len(res.AllPoints))
 	}
 }
 

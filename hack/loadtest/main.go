@@ -40,6 +40,8 @@ type options struct {
 	concurrency []int
 	scenarios   []string
 	pool        int
+	// passes is how many times every scenario is measured; each point keeps its best.
+	passes int
 	// serverCPUs, when positive, is the GOMAXPROCS of the server and of hello-world.
 	serverCPUs  int
 	users       int
@@ -106,6 +108,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&scen, "scenarios", "", "comma-separated subset of scenarios (default all): "+strings.Join(scenarioNames(), ","))
 	fs.IntVar(&o.pool, "pool", defaultPool(), "database pool size of the server (pool-max-conns); the default is 4 per core of the machine Postgres runs on")
 	fs.IntVar(&o.serverCPUs, "server-cpus", 1, "GOMAXPROCS of the server and of hello-world, as the operator sets it for a replica planned with this many cores (1 is its default replica; 0: Go's default, every core)")
+	fs.IntVar(&o.passes, "passes", 1, "passes over all scenarios; each point of the report is the best of its passes (the machine's speed drifts)")
 	fs.IntVar(&o.users, "users", 2000, "users for the password grant, used in turn")
 	fs.IntVar(&o.maxPrepared, "max-prepared", 400_000, "most codes or refresh tokens prepared for one point; a point that uses them up ends early")
 	fs.StringVar(&scale, "scale", "", "fill the database first: REFRESH_TOKENS,CLIENTS,REVOKED (e.g. 10000000,100000,100000)")
@@ -143,6 +146,9 @@ func parseOptions(args []string) (options, error) {
 			}
 			o.scenarios = append(o.scenarios, s)
 		}
+	}
+	if o.passes < 1 {
+		return o, errors.New("--passes must be at least 1")
 	}
 	if o.serverCPUs < 0 {
 		return o, errors.New("--server-cpus must not be negative")

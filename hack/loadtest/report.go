@@ -47,6 +47,11 @@ func renderReport(r *results, plots []chart) string {
 		"  ES256, ID tokens RS256 unless the client asks for ES256; access token TTL %s (so tokens prepared at the\n"+
 		"  start outlive the run); rate limits set to 1e9 so that they do not shape the load; signing keys encrypted\n"+
 		"  at rest with a random key; logs at warn.\n", s.Pool, s.Argon2.Memory, s.Argon2.Iterations, s.Argon2.Parallelism, s.AccessTokenTTL)
+	if s.Passes > 1 {
+		w("- **Passes**: %d over all scenarios; each point (and each ceiling) is the best of its %d measurements by requests\n"+
+			"  per CPU-second. This machine is a shared VM whose speed drifts by up to a third over minutes, which only\n"+
+			"  ever slows a point down; results.json keeps every pass's points.\n", s.Passes, s.Passes)
+	}
 	if s.ServerCPUs > 0 {
 		w("- **GOMAXPROCS**: %d for the server and for hello-world, as the operator runs a replica planned for %d core(s)\n"+
 			"  (the load generator and Postgres use every core).\n", s.ServerCPUs, s.ServerCPUs)

@@ -31,6 +31,7 @@ type settings struct {
 	Concurrency    []int                      `json:"concurrency"`
 	Pool           int                        `json:"pool_max_conns"`
 	ServerCPUs     int                        `json:"server_gomaxprocs,omitempty"`
+	Passes         int                        `json:"passes,omitempty"`
 	Users          int                        `json:"users"`
 	Argon2         credentials.PasswordParams `json:"argon2id"`
 	Postgres       string                     `json:"postgres_settings"`
@@ -47,7 +48,7 @@ func newResults(o options) *results {
 	return &results{
 		Machine: benchhost.Describe(),
 		Settings: settings{
-			Duration: o.duration.String(), Warmup: o.warmup.String(), Concurrency: o.concurrency, Pool: o.pool, ServerCPUs: o.serverCPUs, Users: o.users,
+			Duration: o.duration.String(), Warmup: o.warmup.String(), Concurrency: o.concurrency, Pool: o.pool, ServerCPUs: o.serverCPUs, Passes: o.passes, Users: o.users,
 			Argon2: credentials.DefaultPasswordParams, Postgres: postgresSettings, AccessTokenTTL: accessTokenTTL.String(), Scale: o.scale,
 		},
 		baselinePath: o.baseline,

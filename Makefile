@@ -102,9 +102,13 @@ undeploy: ## Remove the operator from the cluster of the current kubeconfig.
 ##@ Performance
 
 .PHONY: bench
-bench: build ## Load-test the server on this machine and write bench/results/ (see hack/loadtest).
+bench: build ## Load-test a one-core replica on this machine, best of 2 passes (~25 min): bench/results/ (see hack/loadtest).
 	@if [ ! -d hack/loadtest ]; then echo "make bench: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
-	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --passes 2
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --duration 5s --warmup 1s --passes 2
+
+.PHONY: bench-all-cores
+bench-all-cores: build ## The load test with the server on every core (Go's default GOMAXPROCS), for comparison: bench/results/all-cores/.
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/all-cores --duration 5s --warmup 1s --server-cpus 0
 
 .PHONY: bench-quick
 bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50).

@@ -106,34 +106,7 @@ func run(ctx context.Context, o options) error {
 				}
 			}
 		}
-		for _, name := range scenarioOrder {
-			if len(o.scenarios) > 0 && !slices.Contains(o.scenarios, name) {
-				continue
-			}
-			sc := scenarios[name]
-			res := byName[name]
-			if res == nil {
-				res = &scenarioResult{Name: sc.Name, Title: sc.Title, Endpoint: sc.Endpoint, Notes: sc.Notes, Seed: sc.Seed}
-				byName[name] = res
-				rep.Scenarios = append(rep.Scenarios, res)
-			}
-			measured := &scenarioResult{}
-			err := r.runScenario(ctx, hc, sc, measured)
-			res.keepBest(measured.Points, pass, o.passes > 1)
-			if err != nil {
-				if ctx.Err() != nil {
-					rep.Interrupted = true
-					break
-				}
-				res.Failed = err.Error()
-				logf("%s: %v", sc.Name, err)
-				if !alive(e.server) {
-					rep.Interrupted = true
-					logf("the server exited:\n%s", tail(e.serverLog, 20))
-					break
-				}
-			}
-		}
+		r.runPass(ctx, hc, scenarios, byName, pass)
 	}
 	rep.finish()
 	if err := rep.write(o.out); err != nil {
@@ -144,6 +117,41 @@ func run(ctx context.Context, o options) error {
 		return errors.New("the run did not finish; the report holds what was measured")
 	}
 	return nil
+}
+
+// runPass measures every selected scenario once, adding its points to byName's (and the
+// report's) results; it marks the report interrupted when the context ends or the server
+// dies.
+func (r *runner) runPass(ctx context.Context, hc *http.Client, scenarios map[string]*scenario, byName map[string]*scenarioResult, pass int) {
+	for _, name := range scenarioOrder {
+		if len(r.opts.scenarios) > 0 && !slices.Contains(r.opts.scenarios, name) {
+			continue
+		}
+		sc := scenarios[name]
+		res := byName[name]
+		if res == nil {
+			res = &scenarioResult{Name: sc.Name, Title: sc.Title, Endpoint: sc.Endpoint, Notes: sc.Notes, Seed: sc.Seed}
+			byName[name] = res
+			r.rep.Scenarios = append(r.rep.Scenarios, res)
+		}
+		measured := &scenarioResult{}
+		err := r.runScenario(ctx, hc, sc, measured)
+		res.keepBest(measured.Points, pass, r.opts.passes > 1)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			r.rep.Interrupted = true
+			return
+		}
+		res.Failed = err.Error()
+		logf("%s: %v", sc.Name, err)
+		if !alive(r.env.server) {
+			r.rep.Interrupted = true
+			logf("the server exited:\n%s", tail(r.env.serverLog, 20))
+			return
+		}
+	}
 }
 
 // alive reports whether a child process still runs.

@@ -27,10 +27,10 @@ const (
 	ceilES256Acc = "ES256 access token signing"
 )
 
-// measureCeilings times the expensive step of the CPU-bound scenarios with the server's
+// timeCeilings times the expensive step of the CPU-bound scenarios with the server's
 // own code (the same calls as the go test benchmarks of server/tokens and
 // server/credentials), so the report can say how close each scenario gets.
-func measureCeilings() ([]ceiling, error) {
+func timeCeilings() ([]ceiling, error) {
 	p := credentials.DefaultPasswordParams
 	hash, err := credentials.HashPassword(p, userPassword, nil)
 	if err != nil {
@@ -84,11 +84,11 @@ func measureCeilings() ([]ceiling, error) {
 	return out, nil
 }
 
-// measureCeilings measures the ceilings and keeps, for each, the fastest of this and any
+// measureCeilings times the ceilings (timeCeilings) and keeps, for each, the fastest of this and any
 // earlier measurement of the run (one per pass).
 func (r *results) measureCeilings() error {
 	logf("measuring single-core ceilings (argon2id, RS256 and ES256 signing)")
-	got, err := measureCeilings()
+	got, err := timeCeilings()
 	if err != nil {
 		return err
 	}

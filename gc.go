@@ -7,15 +7,6 @@ import (
 	"strings"
 )
 
-// serverGCPercent is the server's garbage collection target unless GOGC says otherwise.
-// Its live heap is small (caches of clients, keys and revoked ids), but every request
-// allocates: an ES256 signature alone allocates about 6 KiB inside crypto/ecdsa, and an
-// argon2id verification its whole 19 MiB. At the default of 100 the collector runs many
-// times a second under load; at 400 it runs a quarter as often, which measured 15% more
-// client_credentials and 25% more authorize requests per CPU-second on the benchmark
-// machine (bench/results/REPORT.md) for a heap a few tens of MiB larger.
-const serverGCPercent = 400
-
 // memoryLimitShare is the share of the container's memory limit that the Go runtime
 // aims to stay under (GOMEMLIMIT), unless GOMEMLIMIT is set: near the limit the collector
 // runs as often as it must, whatever the GC percent, instead of the pod being killed.

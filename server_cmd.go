@@ -154,7 +154,7 @@ func newServerCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		tuneGC(serverGCPercent, cgroupMemoryMax)
+		tuneGC(server.GCPercent, cgroupMemoryMax)
 		cfg.Version = version
 		srv, err := server.New(cmd.Context(), cfg, log)
 		if err != nil {

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime/debug"
 	"slices"
 	"time"
 
+	"github.com/authly-dev/authly-operator/server"
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/tokens"
 )
@@ -27,10 +33,18 @@ const (
 	ceilES256Acc = "ES256 access token signing"
 )
 
-// timeCeilings times the expensive step of the CPU-bound scenarios with the server's
-// own code (the same calls as the go test benchmarks of server/tokens and
-// server/credentials), so the report can say how close each scenario gets.
-func timeCeilings() ([]ceiling, error) {
+// ceilingOp is one timed operation: the server's own code for the expensive step of a
+// CPU-bound scenario (the same calls as the go test benchmarks of server/tokens and
+// server/credentials).
+type ceilingOp struct {
+	name string
+	fn   func() error
+}
+
+// ceilingOps are the timed operations, with the keys and the password hash they use.
+type ceilingOps []ceilingOp
+
+func newCeilingOps() (ceilingOps, error) {
 	p := credentials.DefaultPasswordParams
 	hash, err := credentials.HashPassword(p, userPassword, nil)
 	if err != nil {
@@ -58,10 +72,7 @@ func timeCeilings() ([]ceiling, error) {
 	}
 	id := tokens.IDClaims{Subject: access.Subject, ClientID: "bench-web", Nonce: "n-1", AuthTime: time.Now(), AccessToken: at,
 		TTL: time.Hour, Name: "Bench User", Email: "bench-user@example.com", EmailVerified: true}
-	ops := []struct {
-		name string
-		fn   func() error
-	}{
+	return ceilingOps{
 		{ceilArgon2, func() error {
 			ok, err := credentials.VerifyPassword(hash, userPassword)
 			if err == nil && !ok {
@@ -72,23 +83,73 @@ func timeCeilings() ([]ceiling, error) {
 		{ceilRS256, func() error { _, err := iss.IDToken(id, tokens.RS256); return err }},
 		{ceilES256ID, func() error { _, err := iss.IDToken(id, tokens.ES256); return err }},
 		{ceilES256Acc, func() error { _, err := iss.AccessToken(access, tokens.ES256); return err }},
+	}, nil
+}
+
+// ceilingCommand is the hidden subcommand that times ceilings. The load tool runs itself
+// with it for each measurement, so that the operations run in a process set up like the
+// server (GOMAXPROCS as --server-cpus, the server's GC percent) and with a fresh heap:
+// timed in the load tool itself, after a load run, an argon2id verification cost a third
+// more, the 19 MiB it allocates meeting a heap and collector in another state.
+const ceilingCommand = "ceiling"
+
+// runCeiling times the operation --name (all when empty) and prints the ceilings as JSON.
+func runCeiling(args []string) error {
+	fs := flag.NewFlagSet(ceilingCommand, flag.ContinueOnError)
+	name := fs.String("name", "", "the ceiling to time; every one when empty")
+	budget := fs.Duration("budget", time.Second, "CPU time to spend on each")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(server.GCPercent)
+	}
+	ops, err := newCeilingOps()
+	if err != nil {
+		return err
 	}
 	var out []ceiling
 	for _, op := range ops {
-		c, err := measureCeiling(op.name, op.fn, time.Second)
+		if *name != "" && op.name != *name {
+			continue
+		}
+		c, err := measureCeiling(op.name, op.fn, *budget)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op.name, err)
+			return fmt.Errorf("%s: %w", op.name, err)
 		}
 		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("no ceiling named %q", *name)
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// timeCeilings runs the ceiling subcommand for the named ceiling, or for all.
+func timeCeilings(o options, name string) ([]ceiling, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, ceilingCommand, "--name", name)
+	cmd.Env = serverEnviron(o)
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("timing ceilings: %w", err)
+	}
+	var out []ceiling
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("timing ceilings: %w", err)
 	}
 	return out, nil
 }
 
-// measureCeilings times the ceilings (timeCeilings) and keeps, for each, the fastest of this and any
+// measureCeilings times the ceilings and keeps, for each, the fastest of this and any
 // earlier measurement of the run (one per pass).
-func (r *results) measureCeilings() error {
+func (r *results) measureCeilings(o options) error {
 	logf("measuring single-core ceilings (argon2id, RS256 and ES256 signing)")
-	got, err := timeCeilings()
+	got, err := timeCeilings(o, "")
 	if err != nil {
 		return err
 	}
@@ -105,9 +166,14 @@ func (r *results) measureCeilings() error {
 }
 
 func measureCeiling(name string, fn func() error, budget time.Duration) (ceiling, error) {
-	// One call first, so that one-time setup is not counted.
-	if err := fn(); err != nil {
-		return ceiling{}, err
+	// A warm-up first, as the server gets before each point, so that one-time setup and
+	// a fresh heap (the pages an argon2id verification's 19 MiB first touches) are not
+	// counted: at least three calls and a fifth of the budget.
+	warm := selfCPU()
+	for i := 0; i < 3 || selfCPU()-warm < budget.Seconds()/5; i++ {
+		if err := fn(); err != nil {
+			return ceiling{}, err
+		}
 	}
 	start, wallStart := selfCPU(), time.Now()
 	c := ceiling{Name: name}

@@ -42,6 +42,18 @@ type point struct {
 	ErrorKinds map[string]*errorKind `json:"error_kinds,omitempty"`
 	// Pass is the pass over all scenarios the point was measured in (with --passes).
 	Pass int `json:"pass,omitempty"`
+	// Reference is what the point is compared with, measured just before it (see
+	// runner.measureReference).
+	Reference *reference `json:"reference,omitempty"`
+}
+
+// reference is a measurement a point is compared with: a hello-world point (requests)
+// or a ceiling (operations in the load tool), in operations per CPU-second.
+type reference struct {
+	Name         string  `json:"name"`
+	Operations   int64   `json:"operations"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	PerCPUSecond float64 `json:"per_cpu_second"`
 }
 
 // errorKind counts one kind of failure and keeps its first occurrence.

@@ -123,3 +123,50 @@ func TestSeedPerCore(t *testing.T) {
 		t.Error("seedPerCore has a figure for an operation the seed did not publish")
 	}
 }
+
+func TestTargetsUsePairedReferences(t *testing.T) {
+	// hello-world's own points say 40,000 per CPU-second; the references measured before
+	// the JWKS points, on a slower machine, 30,000. The target compares with the latter.
+	hello := &scenarioResult{Name: "hello", Points: []*point{{Concurrency: 10, Requests: 40_000, ServerCPU: 1}}}
+	jwks := &scenarioResult{Name: "jwks", Points: []*point{
+		{Concurrency: 1, Requests: 9_000, ServerCPU: 0.5, Reference: &reference{Name: "hello", Operations: 15_000, CPUSeconds: 0.5}},
+		{Concurrency: 10, Requests: 18_000, ServerCPU: 0.7, PostgresCPU: 0.3, Reference: &reference{Name: "hello", Operations: 30_000, CPUSeconds: 1}},
+	}}
+	if got, ok := jwks.referenceEfficiency("hello"); !ok || got != 30_000 {
+		t.Errorf("referenceEfficiency = %v, %v; want 30000, true", got, ok)
+	}
+	if _, ok := jwks.referenceEfficiency(ceilRS256); ok {
+		t.Error("referenceEfficiency found references of another name")
+	}
+	// Without a reference on every point, the target falls back to hello-world's points.
+	discovery := &scenarioResult{Name: "discovery", Points: []*point{
+		{Concurrency: 10, Requests: 32_000, ServerCPU: 1, Reference: &reference{Name: "hello", Operations: 30_000, CPUSeconds: 1}},
+		{Concurrency: 50, Requests: 32_000, ServerCPU: 1},
+	}}
+	if _, ok := discovery.referenceEfficiency("hello"); ok {
+		t.Error("referenceEfficiency accepted a point without a reference")
+	}
+	password := &scenarioResult{Name: "password", Points: []*point{
+		{Concurrency: 1, Requests: 36, ServerCPU: 1, Reference: &reference{Name: ceilArgon2, Operations: 40, CPUSeconds: 1}},
+	}}
+	r := &results{
+		Scenarios: []*scenarioResult{hello, jwks, discovery, password},
+		Ceilings:  []ceiling{{Name: ceilArgon2, PerCPUSecond: 45}},
+	}
+	byGoal := map[string]target{}
+	for _, tg := range evaluateTargets(r) {
+		byGoal[strings.SplitN(tg.Goal, ":", 2)[0]] = tg
+	}
+	// JWKS: 27,000 / 1.5 CPU-s = 18,000, over 30,000 = 0.6×, against 0.8× required.
+	if tg := byGoal["JWKS"]; tg.Status != "MISS" || fmt.Sprintf("%.2f", tg.Ratio) != "0.75" || !strings.Contains(tg.Measured, "timed before each point") {
+		t.Errorf("JWKS target = %+v", tg)
+	}
+	// Discovery: 32,000 per CPU-s over hello-world's own 40,000 = 0.8×.
+	if tg := byGoal["Discovery"]; tg.Status != "PASS" || fmt.Sprintf("%.2f", tg.Ratio) != "1.00" || strings.Contains(tg.Measured, "timed before") {
+		t.Errorf("Discovery target = %+v", tg)
+	}
+	// Password: 36 over the 40 timed before the point (not the run's best of 45) = 0.9×.
+	if tg := byGoal["Password grant"]; tg.Status != "PASS" || fmt.Sprintf("%.2f", tg.Ratio) != "1.00" {
+		t.Errorf("Password target = %+v", tg)
+	}
+}

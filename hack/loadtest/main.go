@@ -68,6 +68,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == ceilingCommand {
+		if err := runCeiling(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest ceiling:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == rereportCommand {
 		fs := flag.NewFlagSet(rereportCommand, flag.ExitOnError)
 		baseline := fs.String("baseline", "", "results.json of an empty-database run to compare with")

@@ -48,10 +48,13 @@ func renderReport(r *results, plots []chart) string {
 		"  start outlive the run); rate limits set to 1e9 so that they do not shape the load; signing keys encrypted\n"+
 		"  at rest with a random key; logs at warn.\n", s.Pool, s.Argon2.Memory, s.Argon2.Iterations, s.Argon2.Parallelism, s.AccessTokenTTL)
 	if s.Passes > 1 {
-		w("- **Passes**: %d over all scenarios; each point (and each ceiling) is the best of its %d measurements by requests\n"+
-			"  per CPU-second. This machine is a shared VM whose speed drifts by up to a third over minutes, which only\n"+
+		w("- **Passes**: %d over all scenarios; each point (with its reference, below) and each ceiling is the best of its %d\n"+
+			"  measurements by requests per CPU-second. This machine is a shared VM whose speed drifts by up to a third over minutes, which only\n"+
 			"  ever slows a point down; results.json keeps every pass's points.\n", s.Passes, s.Passes)
 	}
+	w("- **References**: a target relative to hello-world or to a ceiling compares each point with a reference\n" +
+		"  measured just before it: a hello-world point at the same concurrency, or the ceiling timed again for a\n" +
+		"  CPU-second. The machine's drift then moves both alike; results.json keeps every point's reference.\n")
 	if s.ServerCPUs > 0 {
 		w("- **GOMAXPROCS**: %d for the server and for hello-world, as the operator runs a replica planned for %d core(s)\n"+
 			"  (the load generator and Postgres use every core).\n", s.ServerCPUs, s.ServerCPUs)
@@ -69,8 +72,9 @@ func renderReport(r *results, plots []chart) string {
 	w("- **Server command**: `authly %s`\n\n", strings.Join(s.ServerArgs[min(1, len(s.ServerArgs)):], " "))
 
 	w("## Ceilings on one core of this machine\n\n")
-	w("The expensive step of the CPU-bound scenarios, timed with the server's own code in the load tool before\n" +
-		"the run (CPU time, garbage collection included).\n\n")
+	w("The expensive step of the CPU-bound scenarios, timed with the server's own code before each pass, in a\n" +
+		"process of its own run like the server (GOMAXPROCS, GC percent; CPU time, garbage collection included);\n" +
+		"the fastest kept.\n\n")
 	w("| Operation | CPU µs per op | per CPU-second |\n|---|---:|---:|\n")
 	for _, c := range r.Ceilings {
 		w("| %s | %.0f | %s |\n", c.Name, c.MicrosPerOp, thousands(c.PerCPUSecond))
@@ -101,7 +105,9 @@ func renderReport(r *results, plots []chart) string {
 	w("Tables in the seed's layout, with three columns more: CPU seconds of the server and of Postgres during\n"+
 		"the point and requests per CPU-second; then the seed's published requests/s per core (its figure / %d,\n"+
 		"for its 8-core machine) where it has the operation, and our requests per CPU-second over hello-world's at\n"+
-		"the same concurrency.\n\n", seedCores)
+		"the same concurrency (measured just before the point, for scenarios whose target is relative to it). The\n"+
+		"scenarios whose target is relative to a ceiling have a last column over that ceiling, timed again just\n"+
+		"before the point.\n\n", seedCores)
 	hello := r.scenario("hello")
 	for _, name := range reportOrder {
 		var sc *scenarioResult
@@ -149,8 +155,14 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 		w(" Seed req/s per core |")
 		align += "---:|"
 	}
-	if hello != nil && sc.Name != "hello" {
+	helloCol := hello != nil && sc.Name != "hello"
+	ceilCol := sc.Points[0].Reference != nil && sc.Points[0].Reference.Name != "hello"
+	if helloCol {
 		w(" vs hello-world |")
+		align += "---:|"
+	}
+	if ceilCol {
+		w(" vs ceiling |")
 		align += "---:|"
 	}
 	w("\n%s\n", align)
@@ -169,12 +181,23 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 				w(" — |")
 			}
 		}
-		if hello != nil && sc.Name != "hello" {
-			if hp := hello.at(p.Concurrency); hp != nil && hp.PerCPUSecond > 0 {
-				w(" %s× |", ratio(p.PerCPUSecond/hp.PerCPUSecond))
-			} else {
-				w(" — |")
+		if helloCol {
+			// The hello-world point measured just before this one when there is one,
+			// else hello-world's own point at this concurrency.
+			ref := 0.0
+			if p.Reference != nil && p.Reference.Name == "hello" {
+				ref = p.Reference.PerCPUSecond
+			} else if hp := hello.at(p.Concurrency); hp != nil {
+				ref = hp.PerCPUSecond
 			}
+			w(" %s |", relativeTo(p.PerCPUSecond, ref))
+		}
+		if ceilCol {
+			ref := 0.0
+			if p.Reference != nil {
+				ref = p.Reference.PerCPUSecond
+			}
+			w(" %s |", relativeTo(p.PerCPUSecond, ref))
 		}
 		w("\n")
 		kinds := make([]string, 0, len(p.ErrorKinds))
@@ -192,6 +215,14 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 		w("\nErrors:\n\n%s\n", strings.Join(errs, "\n"))
 	}
 	w("\n")
+}
+
+// relativeTo formats v over ref as a ratio, or a dash without a reference.
+func relativeTo(v, ref float64) string {
+	if ref <= 0 {
+		return "—"
+	}
+	return ratio(v/ref) + "×"
 }
 
 // thousands formats a count with thousands separators, as the seed's tables do.

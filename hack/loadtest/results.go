@@ -99,6 +99,27 @@ func (s *scenarioResult) efficiency() float64 {
 	return req / cpu
 }
 
+// referenceEfficiency is, when every point of s carries a reference named name, their
+// operations over their CPU-seconds summed: the reference's efficiency under the same
+// drift of the machine as the points'. False when s is nil or a point has none.
+func (s *scenarioResult) referenceEfficiency(name string) (float64, bool) {
+	if s == nil || len(s.Points) == 0 {
+		return 0, false
+	}
+	var ops, cpu float64
+	for _, p := range s.Points {
+		if p.Reference == nil || p.Reference.Name != name {
+			return 0, false
+		}
+		ops += float64(p.Reference.Operations)
+		cpu += p.Reference.CPUSeconds
+	}
+	if cpu == 0 {
+		return 0, false
+	}
+	return ops / cpu, true
+}
+
 func (s *scenarioResult) at(conc int) *point {
 	for _, p := range s.Points {
 		if p.Concurrency == conc {

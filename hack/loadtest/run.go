@@ -28,6 +28,9 @@ type runner struct {
 	env  *env
 	fix  *fixtures
 	rep  *results
+	// hello is the hello-world scenario, which also serves as the reference measured
+	// before each point of the scenarios compared with it.
+	hello *scenario
 }
 
 // scenarioResult is every point of one scenario.
@@ -74,7 +77,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	rep := newResults(o)
-	if err := rep.measureCeilings(); err != nil {
+	if err := rep.measureCeilings(o); err != nil {
 		return err
 	}
 	e, err := startEnv(ctx, o)
@@ -96,12 +99,13 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	scenarios := buildScenarios(r)
+	r.hello = scenarios["hello"]
 	byName := map[string]*scenarioResult{}
 	for pass := 1; pass <= o.passes && !rep.Interrupted; pass++ {
 		if o.passes > 1 {
 			logf("pass %d of %d", pass, o.passes)
 			if pass > 1 {
-				if err := rep.measureCeilings(); err != nil {
+				if err := rep.measureCeilings(o); err != nil {
 					return err
 				}
 			}
@@ -160,8 +164,7 @@ func alive(cmd *exec.Cmd) bool { return running(cmd.Process.Pid) }
 func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario, res *scenarioResult) error {
 	var prev *point
 	for _, conc := range r.opts.concurrency {
-		p := &point{Concurrency: conc}
-		limit := int64(maxRequestsPerPoint)
+		limit, prepared := int64(maxRequestsPerPoint), 0
 		if sc.prepare != nil {
 			n := r.itemsFor(sc, prev, conc)
 			start := time.Now()
@@ -170,7 +173,7 @@ func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario,
 				return fmt.Errorf("prepare: %w", err)
 			}
 			logf("%s c=%d: prepared %d in %s", sc.Name, conc, n, time.Since(start).Round(100*time.Millisecond))
-			p.Prepared, limit = n, int64(n+1)
+			prepared, limit = n, int64(n+1)
 		}
 		if err := r.env.store.VacuumAnalyze(ctx); err != nil {
 			return fmt.Errorf("vacuum before the point: %w", err)
@@ -179,35 +182,81 @@ func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario,
 		if err := r.preflight(ctx, hc, sc); err != nil {
 			return fmt.Errorf("pre-flight request failed: %w", err)
 		}
-		fd := &feed{limit: limit}
-		fd.next.Store(1)
-		if r.opts.warmup > 0 {
-			drive(ctx, sc, conc, r.opts.warmup, fd, &errorLog{label: sc.Name + " warm-up"})
-			if fd.exhausted.Load() {
-				return fmt.Errorf("c=%d: the prepared credentials ran out during the warm-up", conc)
-			}
+		ref, err := r.measureReference(ctx, sc, conc)
+		if err != nil {
+			return fmt.Errorf("c=%d: reference %s: %w", conc, sc.relativeTo, err)
 		}
-		errs := &errorLog{label: fmt.Sprintf("%s c=%d", sc.Name, conc)}
-		before := r.sampleCPU(sc)
-		out := drive(ctx, sc, conc, r.opts.duration, fd, errs)
-		after := r.sampleCPU(sc)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		p, err := r.measurePoint(ctx, sc, conc, limit)
+		if err != nil {
+			return err
 		}
-		summarize(p, out)
-		p.ServerCPU, p.PostgresCPU, p.LoadgenCPU = after.server-before.server, after.postgres-before.postgres, after.self-before.self
-		if cpu := p.ServerCPU + p.PostgresCPU; cpu > 0 {
-			p.PerCPUSecond = float64(p.Requests) / cpu
-		}
-		p.Exhausted = fd.exhausted.Load()
-		p.ErrorKinds = errs.kinds
+		p.Prepared, p.Reference = prepared, ref
 		res.Points = append(res.Points, p)
-		logf("%-18s c=%-3d %8.0f req/s  mean %6.2fms  p95 %6.2fms  p99 %6.2fms  err %.2f%%  cpu server %.2fs pg %.2fs  %6.0f req/cpu-s%s",
-			sc.Name, conc, p.RPS, p.MeanMs, p.P95Ms, p.P99Ms, 100*p.ErrorRate(), p.ServerCPU, p.PostgresCPU, p.PerCPUSecond,
-			map[bool]string{true: "  (prepared credentials ran out: ended early)", false: ""}[p.Exhausted])
 		prev = p
 	}
 	return nil
+}
+
+// measurePoint warms up and then measures sc at concurrency conc, sending at most limit
+// requests (the first, the pre-flight's, already sent).
+func (r *runner) measurePoint(ctx context.Context, sc *scenario, conc int, limit int64) (*point, error) {
+	p := &point{Concurrency: conc}
+	fd := &feed{limit: limit}
+	fd.next.Store(1)
+	if r.opts.warmup > 0 {
+		drive(ctx, sc, conc, r.opts.warmup, fd, &errorLog{label: sc.Name + " warm-up"})
+		if fd.exhausted.Load() {
+			return nil, fmt.Errorf("c=%d: the prepared credentials ran out during the warm-up", conc)
+		}
+	}
+	errs := &errorLog{label: fmt.Sprintf("%s c=%d", sc.Name, conc)}
+	before := r.sampleCPU(sc)
+	out := drive(ctx, sc, conc, r.opts.duration, fd, errs)
+	after := r.sampleCPU(sc)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	summarize(p, out)
+	p.ServerCPU, p.PostgresCPU, p.LoadgenCPU = after.server-before.server, after.postgres-before.postgres, after.self-before.self
+	if cpu := p.ServerCPU + p.PostgresCPU; cpu > 0 {
+		p.PerCPUSecond = float64(p.Requests) / cpu
+	}
+	p.Exhausted = fd.exhausted.Load()
+	p.ErrorKinds = errs.kinds
+	logf("%-18s c=%-3d %8.0f req/s  mean %6.2fms  p95 %6.2fms  p99 %6.2fms  err %.2f%%  cpu server %.2fs pg %.2fs  %6.0f req/cpu-s%s",
+		sc.Name, conc, p.RPS, p.MeanMs, p.P95Ms, p.P99Ms, 100*p.ErrorRate(), p.ServerCPU, p.PostgresCPU, p.PerCPUSecond,
+		map[bool]string{true: "  (prepared credentials ran out: ended early)", false: ""}[p.Exhausted])
+	return p, nil
+}
+
+// measureReference measures what a point of sc is compared with, just before the point:
+// the machine's speed drifts by up to a third over minutes, so a reference measured at
+// the start of the run would credit or blame the scenario for the drift. For scenarios
+// compared with hello-world it is a hello-world point at the same concurrency; for those
+// compared with a ceiling, that ceiling timed again. Nil when sc has no target relative
+// to anything.
+func (r *runner) measureReference(ctx context.Context, sc *scenario, conc int) (*reference, error) {
+	switch sc.relativeTo {
+	case "":
+		return nil, nil
+	case r.hello.Name:
+		p, err := r.measurePoint(ctx, r.hello, conc, maxRequestsPerPoint)
+		if err != nil {
+			return nil, err
+		}
+		if p.Errors > 0 {
+			return nil, fmt.Errorf("%d of %d requests failed", p.Errors, p.Requests)
+		}
+		return &reference{Name: r.hello.Name, Operations: p.Requests, CPUSeconds: p.ServerCPU + p.PostgresCPU, PerCPUSecond: p.PerCPUSecond}, nil
+	default:
+		got, err := timeCeilings(r.opts, sc.relativeTo)
+		if err != nil {
+			return nil, err
+		}
+		c := got[0]
+		logf("%-18s %s: %.0f µs per op", "ceiling", c.Name, c.MicrosPerOp)
+		return &reference{Name: c.Name, Operations: int64(c.Ops), CPUSeconds: c.CPUSeconds, PerCPUSecond: c.PerCPUSecond}, nil
+	}
 }
 
 // itemsFor sizes the credentials prepared for a point: the rate of the previous point

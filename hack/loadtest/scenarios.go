@@ -47,6 +47,9 @@ type scenario struct {
 	verify func(body []byte) error
 	// hello marks the hello-world baseline, served by its own process.
 	hello bool
+	// relativeTo names what the scenario's target compares it with: "hello" or a
+	// ceiling. It is measured again before each point (runner.measureReference).
+	relativeTo string
 }
 
 // scenarioOrder is the order scenarios run in: those that touch no database first, so
@@ -107,17 +110,20 @@ func buildScenarios(r *runner) map[string]*scenario {
 			Name: "discovery", Title: "Discovery Endpoint Performance", Endpoint: "GET " + discoveryPath, Seed: "discovery",
 			Notes:   "Static metadata.",
 			request: get(base + discoveryPath), check: wantContains(`"issuer"`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "jwks", Title: "JWKS", Endpoint: "GET " + jwksPath,
 			Notes:   "The published public keys.",
 			request: get(base + jwksPath), check: wantContains(`"keys"`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "client_credentials", Title: "Client Credentials Grant", Endpoint: "POST " + tokenPath + " (client_credentials, client_secret_basic)",
-			Notes:   "One confidential client, scope " + apiScope + "; an ES256 access token per request.",
-			request: post(tokenPath, f.service, func(int) string { return "grant_type=client_credentials&scope=" + url.QueryEscape(apiScope) }),
-			check:   wantContains(`"access_token"`),
+			Notes:      "One confidential client, scope " + apiScope + "; an ES256 access token per request.",
+			request:    post(tokenPath, f.service, func(int) string { return "grant_type=client_credentials&scope=" + url.QueryEscape(apiScope) }),
+			check:      wantContains(`"access_token"`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "introspection", Title: "Token Introspection", Endpoint: "POST " + introspectPath + " (access tokens)",
@@ -125,7 +131,8 @@ func buildScenarios(r *runner) map[string]*scenario {
 			request: post(introspectPath, f.resource, func(i int) string {
 				return "token=" + f.serviceTokens[i%len(f.serviceTokens)] + "&token_type_hint=access_token"
 			}),
-			check: wantContains(`"active":true`),
+			check:      wantContains(`"active":true`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "userinfo", Title: "UserInfo", Endpoint: "GET " + userinfoPath + " (Bearer)",
@@ -149,7 +156,8 @@ func buildScenarios(r *runner) map[string]*scenario {
 					"&code_challenge=" + challenge + "&code_challenge_method=S256"
 				return http.NewRequestWithContext(ctx, http.MethodGet, base+authorizePath+"?"+q, nil)
 			},
-			check: wantContains(`name="password"`),
+			check:      wantContains(`name="password"`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "refresh", Title: "Token Refresh Performance", Endpoint: "POST " + tokenPath + " (refresh_token)", Seed: "refresh",
@@ -175,6 +183,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 			Notes:   "As the code exchange, with openid: an RS256 ID token besides (the default ID token algorithm).",
 			prepare: codeScenario(f.web, openidScopes), initialRate: 2000,
 			request: post(tokenPath, f.web, codeBody), check: wantContains(`"id_token"`), verify: wantIDTokenAlg("RS256"),
+			relativeTo: ceilRS256,
 		},
 		{
 			Name: "code_openid_es256", Title: "Token Exchange with an ES256 ID Token", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, openid)",
@@ -190,7 +199,8 @@ func buildScenarios(r *runner) map[string]*scenario {
 				return "grant_type=password&username=" + f.users[i%len(f.users)].Username + "&password=" + userPassword +
 					"&scope=profile+offline_access"
 			}),
-			check: wantContains(`"refresh_token"`),
+			check:      wantContains(`"refresh_token"`),
+			relativeTo: ceilArgon2,
 		},
 	}
 	m := make(map[string]*scenario, len(list))

@@ -102,7 +102,7 @@ undeploy: ## Remove the operator from the cluster of the current kubeconfig.
 ##@ Performance
 
 .PHONY: bench
-bench: build ## Load-test a one-core replica on this machine, best of 2 passes (~25 min): bench/results/ (see hack/loadtest).
+bench: build ## Load-test a one-core replica on this machine, best of 2 passes (~30 min): bench/results/ (see hack/loadtest).
 	@if [ ! -d hack/loadtest ]; then echo "make bench: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
 	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --duration 5s --warmup 1s --passes 2
 
@@ -111,9 +111,9 @@ bench-all-cores: build ## The load test with the server on every core (Go's defa
 	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/all-cores --duration 5s --warmup 1s --server-cpus 0
 
 .PHONY: bench-quick
-bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50).
+bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50) into bench/results/quick/, not committed.
 	@if [ ! -d hack/loadtest ]; then echo "make bench-quick: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
-	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --duration 5s --concurrency 10,50
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/quick --duration 5s --concurrency 10,50
 
 .PHONY: bench-scale
 bench-scale: build ## Not for CI (slow): the load test on 10M refresh tokens, 100k clients, 100k revoked ids, against bench/results.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -93,8 +94,9 @@ func newCeilingOps() (ceilingOps, error) {
 // more, the 19 MiB it allocates meeting a heap and collector in another state.
 const ceilingCommand = "ceiling"
 
-// runCeiling times the operation --name (all when empty) and prints the ceilings as JSON.
-func runCeiling(args []string) error {
+// runCeiling times the operation --name (all when empty) and writes the ceilings to out
+// as JSON.
+func runCeiling(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet(ceilingCommand, flag.ContinueOnError)
 	name := fs.String("name", "", "the ceiling to time; every one when empty")
 	budget := fs.Duration("budget", time.Second, "CPU time to spend on each")
@@ -108,7 +110,7 @@ func runCeiling(args []string) error {
 	if err != nil {
 		return err
 	}
-	var out []ceiling
+	var got []ceiling
 	for _, op := range ops {
 		if *name != "" && op.name != *name {
 			continue
@@ -117,12 +119,12 @@ func runCeiling(args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", op.name, err)
 		}
-		out = append(out, c)
+		got = append(got, c)
 	}
-	if len(out) == 0 {
+	if len(got) == 0 {
 		return fmt.Errorf("no ceiling named %q", *name)
 	}
-	return json.NewEncoder(os.Stdout).Encode(out)
+	return json.NewEncoder(out).Encode(got)
 }
 
 // timeCeilings runs the ceiling subcommand for the named ceiling, or for all.

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -168,5 +171,23 @@ func TestTargetsUsePairedReferences(t *testing.T) {
 	// Password: 36 over the 40 timed before the point (not the run's best of 45) = 0.9×.
 	if tg := byGoal["Password grant"]; tg.Status != "PASS" || fmt.Sprintf("%.2f", tg.Ratio) != "1.00" {
 		t.Errorf("Password target = %+v", tg)
+	}
+}
+
+func TestRunCeiling(t *testing.T) {
+	var out bytes.Buffer
+	if err := runCeiling([]string{"--name", ceilES256Acc, "--budget", "50ms"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got []ceiling
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if len(got) != 1 || got[0].Name != ceilES256Acc || got[0].Ops < 1 || got[0].CPUSeconds < 0.05 ||
+		math.Abs(got[0].PerCPUSecond-float64(got[0].Ops)/got[0].CPUSeconds) > 1e-6 {
+		t.Errorf("ceilings = %+v", got)
+	}
+	if err := runCeiling([]string{"--name", "nope", "--budget", "1ms"}, &out); err == nil {
+		t.Error("runCeiling accepted an unknown ceiling")
 	}
 }

@@ -69,7 +69,7 @@ func main() {
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == ceilingCommand {
-		if err := runCeiling(os.Args[2:]); err != nil {
+		if err := runCeiling(os.Args[2:], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest ceiling:", err)
 			os.Exit(1)
 		}

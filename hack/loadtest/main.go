@@ -2,7 +2,11 @@
 // report: it starts a throwaway PostgreSQL, one `authly server` process and a plain
 // net/http hello-world process (the physical limit), prepares every credential the
 // requests need directly in the database, then drives each scenario at each concurrency
-// over loopback for a bounded time, sampling the CPU the server and Postgres spend.
+// over loopback for a bounded time, sampling the CPU the server and Postgres spend. A
+// scenario whose target is relative to hello-world or to a ceiling (an argon2id
+// verification, a signature) has that reference measured again just before each of its
+// points, so that the machine's drift moves both alike; ceilings are timed in a child
+// process set up like the server (`loadtest ceiling`).
 //
 // Output, under --out: REPORT.md (the seed's table layout), results.json (raw numbers)
 // and PNG plots (throughput, p95 and efficiency against concurrency).

@@ -90,8 +90,8 @@ func newCeilingOps() (ceilingOps, error) {
 // ceilingCommand is the hidden subcommand that times ceilings. The load tool runs itself
 // with it for each measurement, so that the operations run in a process set up like the
 // server (GOMAXPROCS as --server-cpus, the server's GC percent) and with a fresh heap:
-// timed in the load tool itself, after a load run, an argon2id verification cost a third
-// more, the 19 MiB it allocates meeting a heap and collector in another state.
+// timed in the load tool itself, after a load run, an argon2id verification cost up to a
+// third more, the 19 MiB it allocates meeting a heap and collector in another state.
 const ceilingCommand = "ceiling"
 
 // runCeiling times the operation --name (all when empty) and writes the ceilings to out

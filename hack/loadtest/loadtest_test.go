@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -189,5 +190,46 @@ func TestRunCeiling(t *testing.T) {
 	}
 	if err := runCeiling([]string{"--name", "nope", "--budget", "1ms"}, &out); err == nil {
 		t.Error("runCeiling accepted an unknown ceiling")
+	}
+}
+
+func TestCompareBaselinePaired(t *testing.T) {
+	// The baseline ran on a slower machine: hello-world 30,000 per CPU-second beside the
+	// discovery points, 40,000 in the scaled run. Discovery's own figures moved alike, so
+	// the data's effect on it is none; refresh, with no references, is corrected by
+	// hello-world's own points by requests per second.
+	hello := func(rps float64) *scenarioResult {
+		return &scenarioResult{Name: "hello", Points: []*point{{Concurrency: 10, RPS: rps}}}
+	}
+	discovery := func(req int64, ref int64) *scenarioResult {
+		return &scenarioResult{Name: "discovery", Points: []*point{{Concurrency: 10, RPS: float64(req) / 5, Requests: req, ServerCPU: 1,
+			Reference: &reference{Name: "hello", Operations: ref, CPUSeconds: 1}}}}
+	}
+	refresh := func(rps float64) *scenarioResult {
+		return &scenarioResult{Name: "refresh", Points: []*point{{Concurrency: 10, RPS: rps, Requests: int64(rps * 5), ServerCPU: 1}}}
+	}
+	base := &results{Scenarios: []*scenarioResult{hello(20_000), discovery(27_000, 30_000), refresh(4_000)}}
+	b, err := json.Marshal(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/results.json"
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scaled := &results{Scenarios: []*scenarioResult{hello(25_000), discovery(36_000, 40_000), refresh(4_000)}}
+	got, err := compareBaseline(scaled, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]growth{}
+	for _, g := range got {
+		by[g.Scenario] = g
+	}
+	if g := by["discovery"]; !g.Paired || math.Abs(g.Normalized-1) > 1e-9 || math.Abs(g.MachineRatio-4.0/3) > 1e-9 {
+		t.Errorf("discovery growth = %+v, want paired, machine 4/3, corrected 1", g)
+	}
+	if g := by["refresh"]; g.Paired || math.Abs(g.Normalized-0.8) > 1e-9 {
+		t.Errorf("refresh growth = %+v, want unpaired, corrected 4000/4000 over 25000/20000 = 0.8", g)
 	}
 }

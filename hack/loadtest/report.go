@@ -127,10 +127,16 @@ func renderReport(r *results, plots []chart) string {
 		w("Mean requests/s over the common concurrency levels, this run (scale data) against `%s`. The two runs\n"+
 			"happened at different times on a shared machine whose speed drifts, so the ratio is also given corrected\n"+
 			"by hello-world's (measured in both runs at the same levels): that corrected ratio is the data's effect, and\n"+
-			"the one the target uses.\n\n", r.baselinePath)
+			"the one the target uses. For a scenario measured beside a hello-world point in both runs (marked *), the\n"+
+			"correction uses those points instead, by requests per CPU-second: the ratio of req per CPU-s over the\n"+
+			"ratio of its hello-world references'.\n\n", r.baselinePath)
 		w("| Scenario | Empty database req/s | With scale data req/s | Ratio | Hello-world ratio | Corrected ratio | Ratio of req per CPU-s |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, g := range r.Growth {
-			w("| %s | %s | %s | %s | %s | %s | %s |\n", g.Scenario, thousands(g.Baseline), thousands(g.Scaled), ratio(g.Ratio),
+			name := g.Scenario
+			if g.Paired {
+				name += " *"
+			}
+			w("| %s | %s | %s | %s | %s | %s | %s |\n", name, thousands(g.Baseline), thousands(g.Scaled), ratio(g.Ratio),
 				ratio(g.MachineRatio), ratio(g.Normalized), ratio(g.EfficiencyRatio))
 		}
 		w("\n")

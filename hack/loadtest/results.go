@@ -159,6 +159,11 @@ type growth struct {
 	// hello-world.
 	MachineRatio float64 `json:"machine_ratio,omitempty"`
 	Normalized   float64 `json:"normalized_ratio,omitempty"`
+	// Paired says both runs measured a hello-world point beside each of the scenario's
+	// points: then MachineRatio is those references' requests per CPU-second in this run
+	// over the baseline's, and Normalized is EfficiencyRatio over it. That correction is
+	// taken at the same moments as the points, not tens of minutes apart.
+	Paired bool `json:"paired,omitempty"`
 }
 
 // compareBaseline sets, per scenario, the mean requests per second over the concurrency
@@ -196,7 +201,13 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 			if be := bs.efficiency(); be > 0 {
 				g.EfficiencyRatio = s.efficiency() / be
 			}
-			if helloBase > 0 && helloScaled > 0 {
+			refScaled, okScaled := s.referenceEfficiency("hello")
+			refBase, okBase := bs.referenceEfficiency("hello")
+			switch {
+			case okScaled && okBase && g.EfficiencyRatio > 0 && sameLevels(s, bs):
+				g.Paired, g.MachineRatio = true, refScaled/refBase
+				g.Normalized = g.EfficiencyRatio / g.MachineRatio
+			case helloBase > 0 && helloScaled > 0:
 				g.MachineRatio = helloScaled / helloBase
 				g.Normalized = g.Ratio / g.MachineRatio
 			}
@@ -204,6 +215,12 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 		}
 	}
 	return out, nil
+}
+
+// sameLevels reports whether two scenario results measured the same concurrency levels,
+// so that their efficiencies over all levels compare.
+func sameLevels(a, b *scenarioResult) bool {
+	return slices.EqualFunc(a.Points, b.Points, func(p, q *point) bool { return p.Concurrency == q.Concurrency })
 }
 
 // rereport recomputes the targets and the comparison with a baseline from dir's

@@ -163,13 +163,17 @@ func growthTarget(r *results) target {
 		}
 	}
 	sc := r.Settings.Scale
-	corrected := ""
-	if worst.Normalized > 0 {
+	measure, corrected := "req/s", ""
+	switch {
+	case worst.Paired:
+		measure = "req per CPU-s"
+		corrected = fmt.Sprintf(" (corrected by the hello-world measured beside each point; raw %s×)", ratio(worst.EfficiencyRatio))
+	case worst.Normalized > 0:
 		corrected = fmt.Sprintf(" (raw %s×, hello-world ran at %s× the baseline's speed)", ratio(worst.Ratio), ratio(worst.MachineRatio))
 	}
-	t.Measured = fmt.Sprintf("with %s refresh tokens, %s clients, %s revoked ids: worst %s at %s× the empty database's req/s%s",
+	t.Measured = fmt.Sprintf("with %s refresh tokens, %s clients, %s revoked ids: worst %s at %s× the empty database's %s%s",
 		thousands(float64(sc.RefreshTokens)), thousands(float64(sc.Clients)), thousands(float64(sc.Revoked)), worst.Scenario,
-		ratio(effect(worst)), corrected)
+		ratio(effect(worst)), measure, corrected)
 	t.Ratio = effect(worst) / 0.8
 	t.Status = status(t.Ratio)
 	return t

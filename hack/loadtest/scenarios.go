@@ -47,8 +47,10 @@ type scenario struct {
 	verify func(body []byte) error
 	// hello marks the hello-world baseline, served by its own process.
 	hello bool
-	// relativeTo names what the scenario's target compares it with: "hello" or a
-	// ceiling. It is measured again before each point (runner.measureReference).
+	// relativeTo names what the scenario is compared with: "hello" or a ceiling. It is
+	// measured again before each point (runner.measureReference), for the scenario's
+	// target and for the growth comparison with another run, which it corrects for the
+	// machine's drift. Scenarios with no relative target are compared with hello-world.
 	relativeTo string
 }
 
@@ -144,7 +146,8 @@ func buildScenarios(r *runner) map[string]*scenario {
 				}
 				return req, err
 			},
-			check: wantContains(`"sub"`),
+			check:      wantContains(`"sub"`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "authorize", Title: "Authorization Endpoint Performance", Endpoint: "GET " + authorizePath + " (to the rendered login page)", Seed: "authorize",
@@ -170,6 +173,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 			initialRate: 8000,
 			request:     post(tokenPath, f.web, func(i int) string { return "grant_type=refresh_token&refresh_token=" + prepared[i] }),
 			check:       wantContains(`"refresh_token"`),
+			relativeTo:  "hello",
 		},
 		{
 			Name: "code", Title: "Token Exchange Performance", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, no openid)", Seed: "code",
@@ -177,6 +181,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 				"offline_access): redemption, a refresh token and an ES256 access token.",
 			prepare: codeScenario(f.web, userScopes), initialRate: 8000,
 			request: post(tokenPath, f.web, codeBody), check: wantContains(`"refresh_token"`),
+			relativeTo: "hello",
 		},
 		{
 			Name: "code_openid_rs256", Title: "Token Exchange with an RS256 ID Token", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, openid)",
@@ -190,6 +195,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 			Notes:   "As the code exchange with openid, for a client registered with id_token_signed_response_alg ES256.",
 			prepare: codeScenario(f.webES256, openidScopes), initialRate: 6000,
 			request: post(tokenPath, f.webES256, codeBody), check: wantContains(`"id_token"`), verify: wantIDTokenAlg("ES256"),
+			relativeTo: "hello",
 		},
 		{
 			Name: "password", Title: "Password Grant Performance", Endpoint: "POST " + tokenPath + " (password)", Seed: "password",

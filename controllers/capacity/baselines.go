@@ -43,8 +43,8 @@ type Baselines map[Operation]float64
 // for each operation alone: requests per CPU-second of the server process measured by the
 // load tool (bench/results/REPORT.md: a replica planned for one core, so GOMAXPROCS=1, on
 // the 2-core benchmark machine, all concurrency levels together), times 0.7, rounded down
-// to 500, and the lower of the last two reports, whose machine ran at different speeds
-// (hello-world at 43,000 and 34,000 per CPU-second). Postgres runs elsewhere and is not
+// to 500, and the lowest of the recent reports, whose machine ran at different speeds
+// (hello-world at 34,000 to 43,000 per CPU-second). Postgres runs elsewhere and is not
 // counted here. Token generation is the refresh grant (a database write and an ES256
 // signature: dearer than client_credentials), token validation is introspection,
 // authorization is the authorize endpoint up to the login page. A replica's throughput is

@@ -108,7 +108,7 @@ func renderReport(r *results, plots []chart) string {
 		"the same concurrency (measured just before the point, for scenarios whose target is relative to it). The\n"+
 		"scenarios whose target is relative to a ceiling have a last column over that ceiling, timed again just\n"+
 		"before the point.\n\n", seedCores)
-	hello := r.scenario("hello")
+	hello := r.scenario(helloName)
 	for _, name := range reportOrder {
 		var sc *scenarioResult
 		for _, x := range r.Scenarios {
@@ -161,8 +161,8 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 		w(" Seed req/s per core |")
 		align += "---:|"
 	}
-	helloCol := hello != nil && sc.Name != "hello"
-	ceilCol := sc.Points[0].Reference != nil && sc.Points[0].Reference.Name != "hello"
+	helloCol := hello != nil && sc.Name != helloName
+	ceilCol := sc.Points[0].Reference != nil && sc.Points[0].Reference.Name != helloName
 	if helloCol {
 		w(" vs hello-world |")
 		align += "---:|"
@@ -191,7 +191,7 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 			// The hello-world point measured just before this one when there is one,
 			// else hello-world's own point at this concurrency.
 			ref := 0.0
-			if p.Reference != nil && p.Reference.Name == "hello" {
+			if p.Reference != nil && p.Reference.Name == helloName {
 				ref = p.Reference.PerCPUSecond
 			} else if hp := hello.at(p.Concurrency); hp != nil {
 				ref = hp.PerCPUSecond

@@ -190,7 +190,7 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 			if bp := bs.at(p.Concurrency); bp != nil {
 				g.Baseline += bp.RPS
 				g.Scaled += p.RPS
-				if h, bh := r.scenario("hello"), base.scenario("hello"); h != nil && bh != nil && h.at(p.Concurrency) != nil && bh.at(p.Concurrency) != nil {
+				if h, bh := r.scenario(helloName), base.scenario(helloName); h != nil && bh != nil && h.at(p.Concurrency) != nil && bh.at(p.Concurrency) != nil {
 					helloScaled += h.at(p.Concurrency).RPS
 					helloBase += bh.at(p.Concurrency).RPS
 				}
@@ -201,8 +201,8 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 			if be := bs.efficiency(); be > 0 {
 				g.EfficiencyRatio = s.efficiency() / be
 			}
-			refScaled, okScaled := s.referenceEfficiency("hello")
-			refBase, okBase := bs.referenceEfficiency("hello")
+			refScaled, okScaled := s.referenceEfficiency(helloName)
+			refBase, okBase := bs.referenceEfficiency(helloName)
 			switch {
 			case okScaled && okBase && g.EfficiencyRatio > 0 && sameLevels(s, bs):
 				g.Paired, g.MachineRatio = true, refScaled/refBase

@@ -99,7 +99,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	scenarios := buildScenarios(r)
-	r.hello = scenarios["hello"]
+	r.hello = scenarios[helloName]
 	byName := map[string]*scenarioResult{}
 	for pass := 1; pass <= o.passes && !rep.Interrupted; pass++ {
 		if o.passes > 1 {

@@ -25,6 +25,10 @@ const (
 	formType       = "application/x-www-form-urlencoded"
 )
 
+// helloName is the hello-world scenario's name, and the name of the references measured
+// with it.
+const helloName = "hello"
+
 // scenario is one kind of request the load tool sends.
 type scenario struct {
 	Name     string // the --scenarios name
@@ -47,7 +51,7 @@ type scenario struct {
 	verify func(body []byte) error
 	// hello marks the hello-world baseline, served by its own process.
 	hello bool
-	// relativeTo names what the scenario is compared with: "hello" or a ceiling. It is
+	// relativeTo names what the scenario is compared with: helloName or a ceiling. It is
 	// measured again before each point (runner.measureReference), for the scenario's
 	// target and for the growth comparison with another run, which it corrects for the
 	// machine's drift. Scenarios with no relative target are compared with hello-world.
@@ -101,7 +105,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 
 	list := []*scenario{
 		{
-			Name: "hello", Title: "Hello world (physical limit)", Endpoint: "GET / on a plain net/http server (separate process)",
+			Name: helloName, Title: "Hello world (physical limit)", Endpoint: "GET / on a plain net/http server (separate process)",
 			Notes: "A handler that writes 14 fixed bytes: what HTTP over loopback costs on this machine.",
 			request: func(ctx context.Context, _ int) (*http.Request, error) {
 				return http.NewRequestWithContext(ctx, http.MethodGet, r.env.helloURL, nil)
@@ -112,20 +116,20 @@ func buildScenarios(r *runner) map[string]*scenario {
 			Name: "discovery", Title: "Discovery Endpoint Performance", Endpoint: "GET " + discoveryPath, Seed: "discovery",
 			Notes:   "Static metadata.",
 			request: get(base + discoveryPath), check: wantContains(`"issuer"`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "jwks", Title: "JWKS", Endpoint: "GET " + jwksPath,
 			Notes:   "The published public keys.",
 			request: get(base + jwksPath), check: wantContains(`"keys"`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "client_credentials", Title: "Client Credentials Grant", Endpoint: "POST " + tokenPath + " (client_credentials, client_secret_basic)",
 			Notes:      "One confidential client, scope " + apiScope + "; an ES256 access token per request.",
 			request:    post(tokenPath, f.service, func(int) string { return "grant_type=client_credentials&scope=" + url.QueryEscape(apiScope) }),
 			check:      wantContains(`"access_token"`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "introspection", Title: "Token Introspection", Endpoint: "POST " + introspectPath + " (access tokens)",
@@ -134,7 +138,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 				return "token=" + f.serviceTokens[i%len(f.serviceTokens)] + "&token_type_hint=access_token"
 			}),
 			check:      wantContains(`"active":true`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "userinfo", Title: "UserInfo", Endpoint: "GET " + userinfoPath + " (Bearer)",
@@ -147,7 +151,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 				return req, err
 			},
 			check:      wantContains(`"sub"`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "authorize", Title: "Authorization Endpoint Performance", Endpoint: "GET " + authorizePath + " (to the rendered login page)", Seed: "authorize",
@@ -160,7 +164,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 				return http.NewRequestWithContext(ctx, http.MethodGet, base+authorizePath+"?"+q, nil)
 			},
 			check:      wantContains(`name="password"`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "refresh", Title: "Token Refresh Performance", Endpoint: "POST " + tokenPath + " (refresh_token)", Seed: "refresh",
@@ -173,7 +177,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 			initialRate: 8000,
 			request:     post(tokenPath, f.web, func(i int) string { return "grant_type=refresh_token&refresh_token=" + prepared[i] }),
 			check:       wantContains(`"refresh_token"`),
-			relativeTo:  "hello",
+			relativeTo:  helloName,
 		},
 		{
 			Name: "code", Title: "Token Exchange Performance", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, no openid)", Seed: "code",
@@ -181,7 +185,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 				"offline_access): redemption, a refresh token and an ES256 access token.",
 			prepare: codeScenario(f.web, userScopes), initialRate: 8000,
 			request: post(tokenPath, f.web, codeBody), check: wantContains(`"refresh_token"`),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "code_openid_rs256", Title: "Token Exchange with an RS256 ID Token", Endpoint: "POST " + tokenPath + " (authorization_code + PKCE, openid)",
@@ -195,7 +199,7 @@ func buildScenarios(r *runner) map[string]*scenario {
 			Notes:   "As the code exchange with openid, for a client registered with id_token_signed_response_alg ES256.",
 			prepare: codeScenario(f.webES256, openidScopes), initialRate: 6000,
 			request: post(tokenPath, f.webES256, codeBody), check: wantContains(`"id_token"`), verify: wantIDTokenAlg("ES256"),
-			relativeTo: "hello",
+			relativeTo: helloName,
 		},
 		{
 			Name: "password", Title: "Password Grant Performance", Endpoint: "POST " + tokenPath + " (password)", Seed: "password",

@@ -30,42 +30,43 @@ func status(ratio float64) string {
 // evaluateTargets checks the measured efficiency and latency against the goals.
 func evaluateTargets(r *results) []target {
 	var out []target
-	hello := r.scenario("hello")
-	relHello := func(name, label string, want float64) {
-		t := target{Goal: fmt.Sprintf("%s: ≥ %.1f× hello-world per CPU-second", label, want), Required: fmt.Sprintf("%.1f×", want), Status: notMeasured}
+	hello := r.scenario(helloName)
+	// relative compares scenario name with the reference named refName: the one measured
+	// beside each point when every point has it, else fallback (the run's own figure).
+	relative := func(name, goal, refName string, fallback float64, unit, what string, want float64) {
+		t := target{Goal: goal, Required: fmt.Sprintf("%.1f×", want), Status: notMeasured}
 		s := r.scenario(name)
-		ref, paired := s.referenceEfficiency("hello")
-		if !paired && hello != nil {
-			ref = hello.efficiency()
+		ref, paired := s.referenceEfficiency(refName)
+		if !paired {
+			ref = fallback
 		}
 		if s != nil && ref > 0 {
 			got := s.efficiency() / ref
-			t.Measured = fmt.Sprintf("%s× (%s vs %s req/CPU-s%s)", ratio(got), thousands(s.efficiency()), thousands(ref), pairedNote(paired, "hello-world"))
+			t.Measured = fmt.Sprintf("%s× (%s vs %s %s%s)", ratio(got), thousands(s.efficiency()), thousands(ref), unit, pairedNote(paired, what))
 			t.Ratio = got / want
 			t.Status = status(t.Ratio)
 		}
 		out = append(out, t)
+	}
+	relHello := func(name, label string, want float64) {
+		fallback := 0.0
+		if hello != nil {
+			fallback = hello.efficiency()
+		}
+		relative(name, fmt.Sprintf("%s: ≥ %.1f× hello-world per CPU-second", label, want), helloName, fallback, "req/CPU-s", "hello-world", want)
+	}
+	relCeiling := func(name, label, ceil string, want float64) {
+		fallback := 0.0
+		if c := r.ceiling(ceil); c != nil {
+			fallback = c.PerCPUSecond
+		}
+		relative(name, fmt.Sprintf("%s: ≥ %.1f× the %s ceiling", label, want, ceil), ceil, fallback, "per CPU-s", "the ceiling", want)
 	}
 	absolute := func(name, label string, want float64) {
 		t := target{Goal: fmt.Sprintf("%s: ≥ %s req per CPU-second", label, thousands(want)), Required: thousands(want), Status: notMeasured}
 		if s := r.scenario(name); s != nil {
 			t.Measured = thousands(s.efficiency())
 			t.Ratio = s.efficiency() / want
-			t.Status = status(t.Ratio)
-		}
-		out = append(out, t)
-	}
-	relCeiling := func(name, label, ceil string, want float64) {
-		t := target{Goal: fmt.Sprintf("%s: ≥ %.1f× the %s ceiling", label, want, ceil), Required: fmt.Sprintf("%.1f×", want), Status: notMeasured}
-		s := r.scenario(name)
-		ref, paired := s.referenceEfficiency(ceil)
-		if c := r.ceiling(ceil); !paired && c != nil {
-			ref = c.PerCPUSecond
-		}
-		if s != nil && ref > 0 {
-			got := s.efficiency() / ref
-			t.Measured = fmt.Sprintf("%s× (%s vs %s per CPU-s%s)", ratio(got), thousands(s.efficiency()), thousands(ref), pairedNote(paired, "the ceiling"))
-			t.Ratio = got / want
 			t.Status = status(t.Ratio)
 		}
 		out = append(out, t)
@@ -110,7 +111,7 @@ func p95Target(r *results) target {
 	var over []string
 	seen := 0
 	for _, s := range r.Scenarios {
-		if s.Name == "password" || s.Name == "hello" {
+		if s.Name == "password" || s.Name == helloName {
 			continue
 		}
 		p := s.at(10)

@@ -52,9 +52,10 @@ func renderReport(r *results, plots []chart) string {
 			"  measurements by requests per CPU-second. This machine is a shared VM whose speed drifts by up to a third over minutes, which only\n"+
 			"  ever slows a point down; results.json keeps every pass's points.\n", s.Passes, s.Passes)
 	}
-	w("- **References**: a target relative to hello-world or to a ceiling compares each point with a reference\n" +
-		"  measured just before it: a hello-world point at the same concurrency, or the ceiling timed again for a\n" +
-		"  CPU-second. The machine's drift then moves both alike; results.json keeps every point's reference.\n")
+	w("- **References**: each point is compared with a reference measured just before it: the ceiling timed again\n" +
+		"  for a CPU-second for the scenarios whose target is relative to one, else a hello-world point at the same\n" +
+		"  concurrency. The machine's drift then moves both alike, in targets and in the growth comparison;\n" +
+		"  results.json keeps every point's reference.\n")
 	if s.ServerCPUs > 0 {
 		w("- **GOMAXPROCS**: %d for the server and for hello-world, as the operator runs a replica planned for %d core(s)\n"+
 			"  (the load generator and Postgres use every core).\n", s.ServerCPUs, s.ServerCPUs)
@@ -105,7 +106,7 @@ func renderReport(r *results, plots []chart) string {
 	w("Tables in the seed's layout, with three columns more: CPU seconds of the server and of Postgres during\n"+
 		"the point and requests per CPU-second; then the seed's published requests/s per core (its figure / %d,\n"+
 		"for its 8-core machine) where it has the operation, and our requests per CPU-second over hello-world's at\n"+
-		"the same concurrency (measured just before the point, for scenarios whose target is relative to it). The\n"+
+		"the same concurrency (measured just before the point when the scenario has hello-world references). The\n"+
 		"scenarios whose target is relative to a ceiling have a last column over that ceiling, timed again just\n"+
 		"before the point.\n\n", seedCores)
 	hello := r.scenario(helloName)

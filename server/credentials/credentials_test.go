@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // counter is a deterministic io.Reader: 0, 1, 2, ... 255, 0, ...
@@ -228,5 +229,81 @@ func BenchmarkHashSecretAndMatch(b *testing.B) {
 		if !SecretMatches(secret, h, nil) {
 			b.Fatal("secret does not match")
 		}
+	}
+}
+
+func TestOrderedTokenAndStorageKey(t *testing.T) {
+	at := time.UnixMilli(0x0123456789ab).Add(999 * time.Microsecond) // sub-millisecond part dropped
+	tok, err := NewOrderedToken(&counter{}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(tok) != 51 || len(raw) != 38 {
+		t.Fatalf("token %q: %d characters, %d bytes (%v); want 51 characters of base64url, 38 bytes", tok, len(tok), len(raw), err)
+	}
+	wantRaw := []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab}
+	for i := range 32 {
+		wantRaw = append(wantRaw, byte(i))
+	}
+	if !bytes.Equal(raw, wantRaw) {
+		t.Errorf("token bytes %x, want the time then the reader's bytes: %x", raw, wantRaw)
+	}
+
+	sum := sha256.Sum256([]byte(tok))
+	if got, want := StorageKey(tok), append([]byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab}, sum[:]...); !bytes.Equal(got, want) {
+		t.Errorf("StorageKey(%q) = %x, want the time prefix then the SHA-256: %x", tok, got, want)
+	}
+	// Tokens of NewToken's form, and anything else, are keyed by their SHA-256 alone, so
+	// that tokens issued before ordered ones existed are still found.
+	old, err := NewToken(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := "!" + tok[1:] // ordered length, but no base64url
+	for _, s := range []string{old, "", "abc", bad, tok + "A"} {
+		if got := StorageKey(s); !bytes.Equal(got, HashToken(s)) {
+			t.Errorf("StorageKey(%q) = %x, want its SHA-256 %x", s, got, HashToken(s))
+		}
+	}
+
+	// Keys sort by issue time, whatever the random part.
+	earlier, err := NewOrderedToken(nil, at.Add(-time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := NewOrderedToken(nil, at.Add(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, e, l := StorageKey(tok), StorageKey(earlier), StorageKey(later); bytes.Compare(e, k) >= 0 || bytes.Compare(k, l) >= 0 {
+		t.Errorf("keys %x, %x, %x of tokens issued a millisecond apart are not in time order", e, k, l)
+	}
+	if _, err := NewOrderedToken(brokenReader{}, at); !errors.Is(err, errBrokenRand) {
+		t.Errorf("NewOrderedToken(broken) error = %v, want %v", err, errBrokenRand)
+	}
+}
+
+func TestNewOrderedID(t *testing.T) {
+	at := time.UnixMilli(0x0123456789ab)
+	id, err := NewOrderedID(&counter{}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0123456789ab" + "00010203040506070809"; id != want {
+		t.Errorf("NewOrderedID = %q, want %q", id, want)
+	}
+	next, err := NewOrderedID(nil, at.Add(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next) != 32 || next <= id {
+		t.Errorf("id %q a millisecond later does not sort after %q as text", next, id)
+	}
+	if before, _ := NewOrderedID(nil, time.Unix(-5, 0)); before[:12] != "000000000000" {
+		t.Errorf("an id before 1970 starts %q, want the time clamped to zero", before[:12])
+	}
+	if _, err := NewOrderedID(brokenReader{}, at); !errors.Is(err, errBrokenRand) {
+		t.Errorf("NewOrderedID(broken) error = %v, want %v", err, errBrokenRand)
 	}
 }

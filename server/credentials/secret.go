@@ -9,8 +9,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"time"
 )
 
 // secretBytes is the entropy of client secrets and opaque tokens: 256 bits, so that storing
@@ -74,4 +76,70 @@ func readRandom(r io.Reader, b []byte) error {
 	}
 	_, err := io.ReadFull(r, b)
 	return err
+}
+
+// orderedPrefixBytes is the issue time at the front of an ordered token or id: Unix
+// milliseconds, big-endian, in 6 bytes (enough until the year 10889).
+const orderedPrefixBytes = 6
+
+// NewOrderedToken returns a new refresh token: its issue time (orderedPrefixBytes) followed
+// by 32 random bytes from rand, base64url without padding (51 characters). The time is
+// there for StorageKey, and is no secret: the 256 random bits are. A nil rand means
+// crypto/rand.
+func NewOrderedToken(rand io.Reader, now time.Time) (string, error) {
+	var b [orderedPrefixBytes + secretBytes]byte
+	putMillis(b[:orderedPrefixBytes], now)
+	if err := readRandom(rand, b[orderedPrefixBytes:]); err != nil {
+		return "", fmt.Errorf("credentials: new token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// orderedTokenLen is the length of NewOrderedToken's tokens.
+var orderedTokenLen = base64.RawURLEncoding.EncodedLen(orderedPrefixBytes + secretBytes)
+
+// StorageKey returns the key under which a token is stored and looked up. For a token of
+// NewOrderedToken's form, it is the token's time prefix followed by its SHA-256; for any
+// other string (NewToken's tokens, or garbage a client sent), the SHA-256 alone.
+//
+// Why the prefix: a table of many millions of refresh tokens keyed by a plain hash puts
+// every insert and every lookup on a random page of its primary key index, so the index's
+// hot part is all of it. Keyed by time first, the tokens issued recently, which are the
+// ones rotated, sit together at the index's right edge and stay in Postgres's buffers.
+// The prefix is copied from the token, so storage keeps nothing that would help guess
+// it.
+func StorageKey(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	if len(tok) != orderedTokenLen {
+		return sum[:]
+	}
+	var prefix [orderedPrefixBytes]byte
+	// Decoding only the first 8 characters (6 bytes) of a 51-character string.
+	if _, err := base64.RawURLEncoding.Decode(prefix[:], []byte(tok[:8])); err != nil {
+		return sum[:]
+	}
+	return append(prefix[:], sum[:]...)
+}
+
+// NewOrderedID returns an identifier that is not secret but must be unique, such as a
+// refresh token family: the time now (orderedPrefixBytes) and 10 random bytes, in
+// lower-case hex (32 characters), which sorts as text in time order, for the same
+// reason as StorageKey. A nil rand means crypto/rand.
+func NewOrderedID(rand io.Reader, now time.Time) (string, error) {
+	var b [orderedPrefixBytes + 10]byte
+	putMillis(b[:orderedPrefixBytes], now)
+	if err := readRandom(rand, b[orderedPrefixBytes:]); err != nil {
+		return "", fmt.Errorf("credentials: new id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// putMillis writes now in Unix milliseconds, big-endian, into b (orderedPrefixBytes).
+// Times before 1970 are written as 1970.
+func putMillis(b []byte, now time.Time) {
+	ms := uint64(max(now.UnixMilli(), 0))
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
 }

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
 )
 
@@ -300,6 +303,54 @@ func TestRefreshRotationAndReuseDetection(t *testing.T) {
 	still := e.tokenRequest(client.ID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {narrowed.RefreshToken}})
 	if still.Error != "invalid_grant" {
 		t.Fatalf("newest token of a revoked family: %+v, want invalid_grant", still)
+	}
+}
+
+// Refresh tokens carry their issue time, so that they are stored under keys in time
+// order (credentials.StorageKey). Tokens issued before they did, stored under their plain
+// SHA-256, still rotate, into tokens of the new form in the same family.
+func TestRefreshTokenOfTheOlderForm(t *testing.T) {
+	e := newTestEnv(t)
+	u := e.user("gina", "correct horse battery")
+	client, secret := e.webClient()
+	older, err := credentials.NewToken(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	err = e.store.CreateRefreshToken(e.ctx, &store.RefreshToken{
+		Hash: credentials.HashToken(older), FamilyID: "family-of-the-older-form", ClientID: client.ID, UserID: u.ID,
+		Scopes: []string{"openid", "orders:read"}, AuthTime: now, ExpiresAt: now.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.tokenRequest(client.ID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {older}})
+	if got.Error != "" || got.RefreshToken == "" {
+		t.Fatalf("refreshing a token of the older form: %+v", got)
+	}
+	key := credentials.StorageKey(got.RefreshToken)
+	if len(key) != 38 {
+		t.Fatalf("new refresh token %q has a %d-byte key, want 38 (its issue time, then its SHA-256)", got.RefreshToken, len(key))
+	}
+	issued := time.UnixMilli(int64(binary.BigEndian.Uint64(append([]byte{0, 0}, key[:6]...))))
+	if issued.Sub(now).Abs() > time.Minute {
+		t.Errorf("new refresh token says it was issued at %v, want about %v", issued, now)
+	}
+	rt, err := e.store.GetRefreshToken(e.ctx, key)
+	if err != nil {
+		t.Fatalf("new refresh token under its key: %v", err)
+	}
+	if rt.FamilyID != "family-of-the-older-form" || !bytes.Equal(rt.ParentHash, credentials.HashToken(older)) {
+		t.Errorf("new refresh token: family %q, parent %x; want the older token's family and hash", rt.FamilyID, rt.ParentHash)
+	}
+	// The older token is spent: using it again revokes the family.
+	again := e.tokenRequest(client.ID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {older}})
+	if again.Error != "invalid_grant" {
+		t.Fatalf("older token used twice: %+v, want invalid_grant", again)
+	}
+	if still := e.tokenRequest(client.ID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {got.RefreshToken}}); still.Error != "invalid_grant" {
+		t.Errorf("newest token of a revoked family: %+v, want invalid_grant", still)
 	}
 }
 

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -134,14 +132,9 @@ func parallel(ctx context.Context, n int, fn func(i int) error) error {
 	return first
 }
 
-// newSecretValue is a random token value as the server makes them (256 bits, base64url).
+// newSecretValue is a random token value as the server makes them for codes (256 bits,
+// base64url).
 func newSecretValue() (string, error) { return credentials.NewToken(nil) }
-
-func newFamilyID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // prepareRefreshTokens stores n fresh refresh tokens of client for the users in turn and
 // returns their values. Scopes carry no openid, so a refresh signs no ID token.
@@ -149,13 +142,18 @@ func prepareRefreshTokens(ctx context.Context, st *store.Store, client benchClie
 	values := make([]string, n)
 	now := time.Now()
 	err := parallel(ctx, n, func(i int) error {
-		v, err := newSecretValue()
+		// As the server makes them (see Provider.newRefresh).
+		v, err := credentials.NewOrderedToken(nil, now)
+		if err != nil {
+			return err
+		}
+		family, err := credentials.NewOrderedID(nil, now)
 		if err != nil {
 			return err
 		}
 		values[i] = v
 		return st.CreateRefreshToken(ctx, &store.RefreshToken{
-			Hash: credentials.HashToken(v), FamilyID: newFamilyID(), ClientID: client.ID, UserID: users[i%len(users)].ID,
+			Hash: credentials.StorageKey(v), FamilyID: family, ClientID: client.ID, UserID: users[i%len(users)].ID,
 			Scopes: []string{"profile", "email", "offline_access"}, AuthTime: now, ExpiresAt: now.Add(30 * 24 * time.Hour),
 		})
 	})

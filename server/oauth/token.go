@@ -123,18 +123,23 @@ func required(f form, names ...string) error {
 	return nil
 }
 
-// newRefresh prepares a refresh token for a client that has the refresh_token grant, and
-// returns nil otherwise: only such clients get one.
+// newRefresh prepares a refresh token that starts a new family, for a client that has the
+// refresh_token grant, and returns nil otherwise: only such clients get one.
 func (p *Provider) newRefresh(client *store.Client, jti string, now time.Time) (*store.RefreshToken, string, error) {
 	if !client.HasGrantType(GrantRefreshToken) {
 		return nil, "", nil
 	}
-	value, err := credentials.NewToken(p.rand)
+	value, err := credentials.NewOrderedToken(p.rand, now)
+	if err != nil {
+		return nil, "", err
+	}
+	family, err := credentials.NewOrderedID(p.rand, now)
 	if err != nil {
 		return nil, "", err
 	}
 	return &store.RefreshToken{
-		Hash:            credentials.HashToken(value),
+		Hash:            credentials.StorageKey(value),
+		FamilyID:        family,
 		ExpiresAt:       now.Add(p.cfg.RefreshTokenTTL),
 		AccessTokenJTI:  jti,
 		AccessExpiresAt: now.Add(p.cfg.AccessTokenTTL),
@@ -156,9 +161,6 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, client *store.Cli
 	refresh, refreshValue, err := p.newRefresh(client, jti, now)
 	if err != nil {
 		return nil, err
-	}
-	if refresh != nil {
-		refresh.FamilyID = p.issuer.NewJTI()
 	}
 	code, err := p.store.RedeemAuthorizationCode(ctx, store.CodeRedemption{
 		Hash:            credentials.HashToken(f.get("code")),
@@ -202,17 +204,17 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, 
 	}
 	now := p.now()
 	jti := p.issuer.NewJTI()
-	value, err := credentials.NewToken(p.rand)
+	value, err := credentials.NewOrderedToken(p.rand, now)
 	if err != nil {
 		return nil, err
 	}
 	old, err := p.store.RotateRefreshToken(ctx, store.RefreshRotation{
-		Hash:     credentials.HashToken(f.get("refresh_token")),
+		Hash:     credentials.StorageKey(f.get("refresh_token")),
 		ClientID: client.ID,
 		Scopes:   narrowed,
 		Now:      now,
 		New: store.RefreshToken{
-			Hash:            credentials.HashToken(value),
+			Hash:            credentials.StorageKey(value),
 			ExpiresAt:       now.Add(p.cfg.RefreshTokenTTL),
 			AccessTokenJTI:  jti,
 			AccessExpiresAt: now.Add(p.cfg.AccessTokenTTL),
@@ -274,7 +276,6 @@ func (p *Provider) grantPassword(ctx context.Context, r *http.Request, client *s
 		return nil, err
 	}
 	if refresh != nil {
-		refresh.FamilyID = p.issuer.NewJTI()
 		refresh.ClientID, refresh.UserID, refresh.Scopes, refresh.AuthTime = client.ID, user.ID, scopes, now
 		if err := p.store.CreateRefreshToken(ctx, refresh); err != nil {
 			return nil, err

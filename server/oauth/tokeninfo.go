@@ -100,7 +100,7 @@ func (p *Provider) introspectAccess(token string) (introspection, bool) {
 }
 
 func (p *Provider) introspectRefresh(ctx context.Context, caller *store.Client, token string) (introspection, bool) {
-	rt, err := p.store.GetRefreshToken(ctx, credentials.HashToken(token))
+	rt, err := p.store.GetRefreshToken(ctx, credentials.StorageKey(token))
 	if err != nil {
 		return inactive, false
 	}
@@ -160,7 +160,7 @@ func (p *Provider) revokeToken(ctx context.Context, client *store.Client, token 
 		}
 		return nil
 	}
-	err := p.store.RevokeRefreshToken(ctx, credentials.HashToken(token), client.ID, p.now())
+	err := p.store.RevokeRefreshToken(ctx, credentials.StorageKey(token), client.ID, p.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

@@ -9,7 +9,8 @@ import (
 const (
 	// ScaleClientPrefix + a 7-digit number (0000000, 0000001, ...) is a seeded client id.
 	ScaleClientPrefix = "scale-client-"
-	// ScaleRefreshPrefix + a number, hashed with SHA-256, is a seeded refresh token's hash.
+	// ScaleRefreshPrefix + a number, hashed with SHA-256, ends a seeded refresh token's
+	// key, after the 6-byte time prefix that credentials.StorageKey puts first.
 	ScaleRefreshPrefix = "scale-refresh:"
 	// ScaleRevokedPrefix + a number is a seeded deny-listed access token id.
 	ScaleRevokedPrefix = "scale-revoked-"
@@ -22,7 +23,9 @@ const scaleBatch = 500_000
 // SeedScaleData fills the database with data of a large installation, for the growth
 // benchmark (`make bench-scale`); it is not used by the server. It adds clients
 // confidential clients, refreshTokens refresh tokens spread over those clients (no user,
-// valid for 30 days, every other one already rotated) and revoked deny-listed access
+// issued evenly over the 28 days up to a day ago, valid for 30 more days, every other one
+// already rotated; keys and family ids ordered by issue time as the server makes them, see
+// credentials.StorageKey) and revoked deny-listed access
 // token ids expiring in a day, all generated inside Postgres with generate_series, then
 // analyzes the tables as autovacuum would. Rows that exist already are left alone, so it
 // can run again. No change is announced: run it before the server starts, which then
@@ -52,12 +55,21 @@ func (s *Store) SeedScaleData(ctx context.Context, refreshTokens, clients, revok
 		ON CONFLICT (client_id) DO NOTHING`, clients, nil},
 		{`INSERT INTO refresh_tokens (token_hash, family_id, client_id, scopes, auth_time, access_jti,
 			access_expires_at, expires_at, created_at, used_at)
-		SELECT sha256(convert_to('` + ScaleRefreshPrefix + `' || i, 'UTF8')), 'scale-family-' || (i / 2),
+		SELECT substring(int8send(floor(extract(epoch FROM t.at) * 1000)::bigint) FROM 3 FOR 6)
+				|| sha256(convert_to('` + ScaleRefreshPrefix + `' || i, 'UTF8')),
+			lpad(to_hex(floor(extract(epoch FROM f.at) * 1000)::bigint), 12, '0') || lpad(to_hex(i / 2), 20, '0'),
 			'` + ScaleClientPrefix + `' || lpad((i % $3)::text, 7, '0'), ARRAY['openid', 'offline_access'],
-			now() - interval '1 day', 'scale-jti-' || i, now() - interval '1 hour', now() + interval '30 days',
-			now() - interval '1 day', CASE WHEN i % 2 = 0 THEN now() - interval '12 hours' END
-		FROM generate_series($1::bigint, $2::bigint) AS i
-		ON CONFLICT (token_hash) DO NOTHING`, refreshTokens, []any{clients}},
+			t.at, 'scale-jti-' || i, now() - interval '1 hour', now() + interval '30 days',
+			t.at, CASE WHEN i % 2 = 0 THEN t.at + s.step END
+		FROM generate_series($1::bigint, $2::bigint) AS i,
+			-- Token i is issued at t.at, one step after token i - 1; its family began with
+			-- token i / 2 * 2, at f.at. The times count from when the first client was
+			-- seeded, so that seeding again makes the same keys and finds them.
+			LATERAL (SELECT created_at - interval '29 days', interval '28 days' / $4::float8
+				FROM clients WHERE client_id = '` + ScaleClientPrefix + `0000000') AS s(start, step),
+			LATERAL (SELECT s.start + i * s.step) AS t(at),
+			LATERAL (SELECT s.start + (i / 2 * 2) * s.step) AS f(at)
+		ON CONFLICT (token_hash) DO NOTHING`, refreshTokens, []any{clients, refreshTokens}},
 		{`INSERT INTO revoked_tokens (jti, expires_at)
 		SELECT '` + ScaleRevokedPrefix + `' || i, now() + interval '1 day'
 		FROM generate_series($1::bigint, $2::bigint) AS i

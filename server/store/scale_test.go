@@ -1,11 +1,16 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/authly-dev/authly-operator/server/store"
 )
@@ -25,17 +30,48 @@ func TestSeedScaleData(t *testing.T) {
 	if len(clients) != 10 || clients[0].ID != store.ScaleClientPrefix+"0000000" {
 		t.Fatalf("got %d clients starting with %q, want 10 starting with %s0000000", len(clients), clients[0].ID, store.ScaleClientPrefix)
 	}
-	for _, i := range []string{"0", "999"} {
-		rt, err := s.GetRefreshToken(ctx, hash(store.ScaleRefreshPrefix+i))
-		if err != nil {
-			t.Fatalf("refresh token %s: %v", i, err)
+	// The keys are as credentials.StorageKey makes them: the issue time in milliseconds
+	// (6 bytes) and the SHA-256 of the token, so that they sort by issue time.
+	rows, err := s.Pool().Query(ctx, `SELECT token_hash, created_at FROM refresh_tokens ORDER BY token_hash`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (scaleKey, error) {
+		var k scaleKey
+		err := row.Scan(&k.key, &k.createdAt)
+		return k, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1000 {
+		t.Fatalf("%d refresh tokens, want 1000", len(keys))
+	}
+	for n, k := range keys {
+		if len(k.key) != 38 || millis(k.key[:6]) != k.createdAt.UnixMilli() {
+			t.Fatalf("key %x of a token issued at %v: want its issue time in milliseconds and a SHA-256", k.key, k.createdAt)
 		}
-		if !strings.HasPrefix(rt.ClientID, store.ScaleClientPrefix) || !rt.ExpiresAt.After(time.Now()) {
-			t.Errorf("refresh token %s: client %q, expires %v", i, rt.ClientID, rt.ExpiresAt)
+		if n > 0 && k.createdAt.Before(keys[n-1].createdAt) {
+			t.Fatalf("key %x sorts after %x but was issued earlier", k.key, keys[n-1].key)
 		}
 	}
-	if _, err := s.GetRefreshToken(ctx, hash(store.ScaleRefreshPrefix+"1000")); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("refresh token 1000: err = %v, want ErrNotFound", err)
+	if span := keys[999].createdAt.Sub(keys[0].createdAt); span < 27*24*time.Hour || keys[999].createdAt.After(time.Now().Add(-23*time.Hour)) {
+		t.Errorf("tokens issued from %v to %v: want 28 days up to a day ago", keys[0].createdAt, keys[999].createdAt)
+	}
+	for _, i := range []int{0, 999} {
+		key := append(bytes.Clone(keys[i].key[:6]), hash(store.ScaleRefreshPrefix+strconv.Itoa(i))...)
+		rt, err := s.GetRefreshToken(ctx, key)
+		if err != nil {
+			t.Fatalf("refresh token %d: %v", i, err)
+		}
+		if !strings.HasPrefix(rt.ClientID, store.ScaleClientPrefix) || !rt.ExpiresAt.After(time.Now()) {
+			t.Errorf("refresh token %d: client %q, expires %v", i, rt.ClientID, rt.ExpiresAt)
+		}
+		// Tokens 2k and 2k+1 are one family, which began with token 2k.
+		began := keys[i/2*2].createdAt
+		if len(rt.FamilyID) != 32 || rt.FamilyID[:12] != fmt.Sprintf("%012x", began.UnixMilli()) {
+			t.Errorf("refresh token %d: family %q does not start with %v in hex milliseconds", i, rt.FamilyID, began)
+		}
 	}
 	revoked, err := s.ListRevokedTokens(ctx, time.Now())
 	if err != nil {
@@ -67,4 +103,18 @@ func TestVacuumAnalyze(t *testing.T) {
 	if !vacuumed {
 		t.Error("refresh_tokens was not vacuumed and analyzed")
 	}
+}
+
+type scaleKey struct {
+	key       []byte
+	createdAt time.Time
+}
+
+// millis reads a big-endian unsigned number.
+func millis(b []byte) int64 {
+	var n int64
+	for _, c := range b {
+		n = n<<8 | int64(c)
+	}
+	return n
 }

@@ -208,7 +208,13 @@ func TestCompareBaselinePaired(t *testing.T) {
 	refresh := func(rps float64) *scenarioResult {
 		return &scenarioResult{Name: "refresh", Points: []*point{{Concurrency: 10, RPS: rps, Requests: int64(rps * 5), ServerCPU: 1}}}
 	}
-	base := &results{Scenarios: []*scenarioResult{hello(20_000), discovery(27_000, 30_000), refresh(4_000)}}
+	// The password grant carries its ceiling, timed again beside each point: a quarter slower
+	// in the scaled run, as the grant itself, so the data's effect is none there too.
+	password := func(req, ceiling int64) *scenarioResult {
+		return &scenarioResult{Name: "password", Points: []*point{{Concurrency: 10, RPS: float64(req) / 5, Requests: req, ServerCPU: 1,
+			Reference: &reference{Name: ceilArgon2, Operations: ceiling, CPUSeconds: 1}}}}
+	}
+	base := &results{Scenarios: []*scenarioResult{hello(20_000), discovery(27_000, 30_000), refresh(4_000), password(36, 40)}}
 	b, err := json.Marshal(base)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +223,7 @@ func TestCompareBaselinePaired(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	scaled := &results{Scenarios: []*scenarioResult{hello(25_000), discovery(36_000, 40_000), refresh(4_000)}}
+	scaled := &results{Scenarios: []*scenarioResult{hello(25_000), discovery(36_000, 40_000), refresh(4_000), password(27, 30)}}
 	got, err := compareBaseline(scaled, path)
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +234,9 @@ func TestCompareBaselinePaired(t *testing.T) {
 	}
 	if g := by["discovery"]; !g.Paired || math.Abs(g.Normalized-1) > 1e-9 || math.Abs(g.MachineRatio-4.0/3) > 1e-9 {
 		t.Errorf("discovery growth = %+v, want paired, machine 4/3, corrected 1", g)
+	}
+	if g := by["password"]; !g.Paired || g.Reference != ceilArgon2 || math.Abs(g.Normalized-1) > 1e-9 || math.Abs(g.MachineRatio-0.75) > 1e-9 {
+		t.Errorf("password growth = %+v, want paired with its ceiling, machine 0.75, corrected 1", g)
 	}
 	if g := by["refresh"]; g.Paired || math.Abs(g.Normalized-0.8) > 1e-9 {
 		t.Errorf("refresh growth = %+v, want unpaired, corrected 4000/4000 over 25000/20000 = 0.8", g)

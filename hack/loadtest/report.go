@@ -128,10 +128,10 @@ func renderReport(r *results, plots []chart) string {
 		w("Mean requests/s over the common concurrency levels, this run (scale data) against `%s`. The two runs\n"+
 			"happened at different times on a shared machine whose speed drifts, so the ratio is also given corrected\n"+
 			"by hello-world's (measured in both runs at the same levels): that corrected ratio is the data's effect, and\n"+
-			"the one the target uses. For a scenario measured beside a hello-world point in both runs (marked *), the\n"+
-			"correction uses those points instead, by requests per CPU-second: the ratio of req per CPU-s over the\n"+
-			"ratio of its hello-world references'.\n\n", r.baselinePath)
-		w("| Scenario | Empty database req/s | With scale data req/s | Ratio | Hello-world ratio | Corrected ratio | Ratio of req per CPU-s |\n|---|---:|---:|---:|---:|---:|---:|\n")
+			"the one the target uses. For a scenario measured beside a reference in both runs (marked *: a hello-world\n"+
+			"point, or for the RS256 exchange and the password grant their ceiling timed again), the correction uses\n"+
+			"those references instead, by CPU-second: the ratio of req per CPU-s over the ratio of its references'.\n\n", r.baselinePath)
+		w("| Scenario | Empty database req/s | With scale data req/s | Ratio | Reference ratio | Corrected ratio | Ratio of req per CPU-s |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, g := range r.Growth {
 			name := g.Scenario
 			if g.Paired {

@@ -120,6 +120,19 @@ func (s *scenarioResult) referenceEfficiency(name string) (float64, bool) {
 	return ops / cpu, true
 }
 
+// referenceName is the name of the reference beside every point of s (hello-world, or a
+// ceiling), or "" when a point has none or they differ.
+func (s *scenarioResult) referenceName() string {
+	if s == nil || len(s.Points) == 0 || s.Points[0].Reference == nil {
+		return ""
+	}
+	name := s.Points[0].Reference.Name
+	if _, ok := s.referenceEfficiency(name); !ok {
+		return ""
+	}
+	return name
+}
+
 func (s *scenarioResult) at(conc int) *point {
 	for _, p := range s.Points {
 		if p.Concurrency == conc {
@@ -159,16 +172,19 @@ type growth struct {
 	// hello-world.
 	MachineRatio float64 `json:"machine_ratio,omitempty"`
 	Normalized   float64 `json:"normalized_ratio,omitempty"`
-	// Paired says both runs measured a hello-world point beside each of the scenario's
-	// points: then MachineRatio is those references' requests per CPU-second in this run
-	// over the baseline's, and Normalized is EfficiencyRatio over it. That correction is
-	// taken at the same moments as the points, not tens of minutes apart.
-	Paired bool `json:"paired,omitempty"`
+	// Paired says both runs measured the same reference beside each of the scenario's
+	// points (a hello-world point, or the ceiling timed again), named by Reference: then
+	// MachineRatio is those references' operations per CPU-second in this run over the
+	// baseline's, and Normalized is EfficiencyRatio over it. That correction is taken at
+	// the same moments as the points, not tens of minutes apart.
+	Paired    bool   `json:"paired,omitempty"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // compareBaseline sets, per scenario, the mean requests per second over the concurrency
-// levels both runs measured against the baseline's, and corrects the ratio by
-// hello-world's at the same levels.
+// levels both runs measured against the baseline's, and corrects the ratio by the
+// references measured beside its points in both runs, or else by hello-world's own points
+// at the same levels.
 func compareBaseline(r *results, path string) ([]growth, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -201,11 +217,12 @@ func compareBaseline(r *results, path string) ([]growth, error) {
 			if be := bs.efficiency(); be > 0 {
 				g.EfficiencyRatio = s.efficiency() / be
 			}
-			refScaled, okScaled := s.referenceEfficiency(helloName)
-			refBase, okBase := bs.referenceEfficiency(helloName)
+			ref := s.referenceName()
+			refScaled, okScaled := s.referenceEfficiency(ref)
+			refBase, okBase := bs.referenceEfficiency(ref)
 			switch {
 			case okScaled && okBase && g.EfficiencyRatio > 0 && sameLevels(s, bs):
-				g.Paired, g.MachineRatio = true, refScaled/refBase
+				g.Paired, g.Reference, g.MachineRatio = true, ref, refScaled/refBase
 				g.Normalized = g.EfficiencyRatio / g.MachineRatio
 			case helloBase > 0 && helloScaled > 0:
 				g.MachineRatio = helloScaled / helloBase

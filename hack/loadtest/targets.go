@@ -168,7 +168,11 @@ func growthTarget(r *results) target {
 	switch {
 	case worst.Paired:
 		measure = "req per CPU-s"
-		corrected = fmt.Sprintf(" (corrected by the hello-world measured beside each point; raw %s×)", ratio(worst.EfficiencyRatio))
+		ref := "hello-world"
+		if worst.Reference != helloName {
+			ref = "ceiling (" + worst.Reference + ")"
+		}
+		corrected = fmt.Sprintf(" (corrected by the %s measured beside each point; raw %s×)", ref, ratio(worst.EfficiencyRatio))
 	case worst.Normalized > 0:
 		corrected = fmt.Sprintf(" (raw %s×, hello-world ran at %s× the baseline's speed)", ratio(worst.Ratio), ratio(worst.MachineRatio))
 	}

@@ -52,8 +52,8 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *RefreshToken) error {
 
 // RefreshRotation is one use of a refresh token (grant_type=refresh_token).
 type RefreshRotation struct {
-	// Hash is the SHA-256 of the refresh token the client presented; ClientID the
-	// authenticated client.
+	// Hash is the key of the refresh token the client presented (credentials.StorageKey);
+	// ClientID the authenticated client.
 	Hash     []byte
 	ClientID string
 	// Scopes narrows the grant; nil keeps the old token's scopes. It must be a subset of

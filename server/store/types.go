@@ -155,8 +155,9 @@ type AuthorizationCode struct {
 	User *User
 }
 
-// RefreshToken is an issued refresh token, kept by the SHA-256 of its value. All tokens
-// rotated from one grant share a FamilyID; reuse of a rotated one revokes the family.
+// RefreshToken is an issued refresh token, kept under the key credentials.StorageKey
+// makes of its value (its issue time and SHA-256). All tokens rotated from one grant
+// share a FamilyID; reuse of a rotated one revokes the family.
 type RefreshToken struct {
 	Hash       []byte
 	FamilyID   string

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -87,12 +88,11 @@ const orderedPrefixBytes = 6
 // there for StorageKey, and is no secret: the 256 random bits are. A nil rand means
 // crypto/rand.
 func NewOrderedToken(rand io.Reader, now time.Time) (string, error) {
-	var b [orderedPrefixBytes + secretBytes]byte
-	putMillis(b[:orderedPrefixBytes], now)
-	if err := readRandom(rand, b[orderedPrefixBytes:]); err != nil {
+	b, err := orderedBytes(rand, now, secretBytes)
+	if err != nil {
 		return "", fmt.Errorf("credentials: new token: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // orderedTokenLen is the length of NewOrderedToken's tokens.
@@ -126,20 +126,19 @@ func StorageKey(tok string) []byte {
 // lower-case hex (32 characters), which sorts as text in time order, for the same
 // reason as StorageKey. A nil rand means crypto/rand.
 func NewOrderedID(rand io.Reader, now time.Time) (string, error) {
-	var b [orderedPrefixBytes + 10]byte
-	putMillis(b[:orderedPrefixBytes], now)
-	if err := readRandom(rand, b[orderedPrefixBytes:]); err != nil {
+	b, err := orderedBytes(rand, now, 10)
+	if err != nil {
 		return "", fmt.Errorf("credentials: new id: %w", err)
 	}
-	return hex.EncodeToString(b[:]), nil
+	return hex.EncodeToString(b), nil
 }
 
-// putMillis writes now in Unix milliseconds, big-endian, into b (orderedPrefixBytes).
-// Times before 1970 are written as 1970.
-func putMillis(b []byte, now time.Time) {
-	ms := uint64(max(now.UnixMilli(), 0))
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
+// orderedBytes is now in Unix milliseconds, big-endian, in orderedPrefixBytes (times
+// before 1970 as 1970), followed by n bytes from rand.
+func orderedBytes(rand io.Reader, now time.Time, n int) ([]byte, error) {
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(max(now.UnixMilli(), 0)))
+	b := make([]byte, orderedPrefixBytes+n)
+	copy(b, ms[8-orderedPrefixBytes:])
+	return b, readRandom(rand, b[orderedPrefixBytes:])
 }

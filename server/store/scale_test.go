@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -48,7 +49,7 @@ func TestSeedScaleData(t *testing.T) {
 		t.Fatalf("%d refresh tokens, want 1000", len(keys))
 	}
 	for n, k := range keys {
-		if len(k.key) != 38 || millis(k.key[:6]) != k.createdAt.UnixMilli() {
+		if len(k.key) != 38 || int64(binary.BigEndian.Uint64(append([]byte{0, 0}, k.key[:6]...))) != k.createdAt.UnixMilli() {
 			t.Fatalf("key %x of a token issued at %v: want its issue time in milliseconds and a SHA-256", k.key, k.createdAt)
 		}
 		if n > 0 && k.createdAt.Before(keys[n-1].createdAt) {
@@ -108,13 +109,4 @@ func TestVacuumAnalyze(t *testing.T) {
 type scaleKey struct {
 	key       []byte
 	createdAt time.Time
-}
-
-// millis reads a big-endian unsigned number.
-func millis(b []byte) int64 {
-	var n int64
-	for _, c := range b {
-		n = n<<8 | int64(c)
-	}
-	return n
 }

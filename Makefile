@@ -47,8 +47,9 @@ fmt: ## Run gofmt on the code.
 	gofmt -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (the development build's files too).
 	go vet ./...
+	go vet -tags devcontrolplane .
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint (pinned) and check formatting.
@@ -56,7 +57,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (pinned) and check formatting.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: manifests generate vet envtest ## Run all tests against a real Postgres and a real kube-apiserver + etcd.
+test: manifests generate vet depcheck envtest ## Run all tests against a real Postgres and a real kube-apiserver + etcd.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
 
@@ -73,12 +74,27 @@ fuzz: ## Run every fuzz target for FUZZ_TIME (default 3s here; try FUZZ_TIME=2m)
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/authly.
+build: depcheck ## Build bin/authly.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/authly .
 
+# Packages that must never be linked into the authly binary: test tooling. envtest's packages
+# create directories when the program starts, which crashed the operator's pod on its
+# read-only root filesystem. The development build (bin/authly-dev) links envtest on purpose.
+TEST_ONLY_PACKAGES := ^(testing|testing/.*|net/http/httptest|sigs\.k8s\.io/controller-runtime/pkg/(envtest|envtest/.*|internal/testing/.*|client/fake)|k8s\.io/client-go/kubernetes/fake)$$
+
+.PHONY: depcheck
+depcheck: ## Fail if the authly binary's dependency graph holds test-only packages (envtest, testing, ...).
+	@bad=$$(go list -deps . | grep -E '$(TEST_ONLY_PACKAGES)' || true); \
+	if [ -n "$$bad" ]; then echo "depcheck: the authly binary links test-only packages:" >&2; echo "$$bad" >&2; \
+		echo "(the development-only code goes behind the devcontrolplane build tag)" >&2; exit 1; fi
+
+.PHONY: build-dev
+build-dev: ## Build bin/authly-dev: authly plus the local control plane of `authly dev` (links envtest; never shipped).
+	go build -trimpath -tags devcontrolplane -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/authly-dev .
+
 .PHONY: run
-run: build envtest ## Run the server on a local Postgres and the operator on a local control plane (Ctrl-C stops all).
-	$(LOCALBIN)/authly dev --dir $(CURDIR)/.authly-dev --control-plane-assets $(ENVTEST_ASSETS)
+run: build-dev envtest ## Run the server on a local Postgres and the operator on a local control plane (Ctrl-C stops all).
+	$(LOCALBIN)/authly-dev dev --dir $(CURDIR)/.authly-dev --control-plane-assets $(ENVTEST_ASSETS)
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
@@ -93,7 +109,7 @@ install: manifests ## Install the CRDs into the cluster of the current kubeconfi
 .PHONY: deploy
 deploy: manifests ## Deploy the operator with image IMG to the cluster of the current kubeconfig.
 	cd config/manager && kubectl kustomize . >/dev/null
-	kubectl kustomize config/default | sed "s|controller:latest|$(IMG)|g" | kubectl apply -f -
+	kubectl kustomize config/default | sed "s|image: controller:latest|image: $(IMG)|" | kubectl apply -f -
 
 .PHONY: undeploy
 undeploy: ## Remove the operator from the cluster of the current kubeconfig.

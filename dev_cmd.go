@@ -32,6 +32,22 @@ const (
 	demoRedirect = "http://localhost:8080/callback"
 )
 
+// Names of what `authly dev` creates in its local control plane.
+const (
+	devNamespace  = "default"
+	devAuthServer = "dev"
+	devDBSecret   = "authly-dev-db"
+)
+
+// devClientManifest is the OAuthClient the banner suggests applying to the local control plane.
+const devClientManifest = `apiVersion: oauth.authly.dev/v1
+kind: OAuthClient
+metadata: {name: my-app, namespace: default}
+spec:
+  authServerRef: {name: dev}
+  grantTypes: [client_credentials]
+  scopes: [demo:read]`
+
 func newDevCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
 	var dir, assets string

@@ -1,3 +1,12 @@
+//go:build devcontrolplane
+
+// The local control plane of `authly dev` (what `make run` starts) runs kube-apiserver and
+// etcd through controller-runtime's envtest. envtest is test tooling: one of its packages
+// creates a directory under /tmp when the program starts, which crashes the binary on a
+// read-only root filesystem (as the operator's pod has). So it is linked only into the
+// development build (`-tags devcontrolplane`, bin/authly-dev), never into the image; see
+// dev_controlplane_off.go for the production build.
+
 package main
 
 import (
@@ -26,13 +35,6 @@ import (
 //
 //go:embed config/crd/bases/*.yaml
 var crdFiles embed.FS
-
-// Names of what `authly dev` creates in its local control plane.
-const (
-	devNamespace  = "default"
-	devAuthServer = "dev"
-	devDBSecret   = "authly-dev-db"
-)
 
 // localControlPlane is a kube-apiserver and etcd on this machine with the operator running
 // in-process: applying an OAuthClient registers it in the local server's database.
@@ -146,11 +148,3 @@ func createDevAuthServer(ctx context.Context, c client.Client, issuer, databaseU
 
 // Stop stops the operator and the control plane.
 func (cp *localControlPlane) Stop() { cp.stop() }
-
-const devClientManifest = `apiVersion: oauth.authly.dev/v1
-kind: OAuthClient
-metadata: {name: my-app, namespace: default}
-spec:
-  authServerRef: {name: dev}
-  grantTypes: [client_credentials]
-  scopes: [demo:read]`

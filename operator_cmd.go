@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -56,7 +58,7 @@ func (o *operatorOptions) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several operator replicas works at a time")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)")
 	fs.StringSliceVar(&o.namespaces, "namespaces", nil, "comma-separated namespaces to watch (default: all)")
-	fs.StringVar(&o.image, "image", defaultServerImage(), "image of the server pods; the default is $AUTHLY_IMAGE, else this operator's release image")
+	fs.StringVar(&o.image, "image", os.Getenv("AUTHLY_IMAGE"), "image of the server pods; the default is $AUTHLY_IMAGE, else the image of the operator's own pod ($POD_NAME in $POD_NAMESPACE), else this operator's release image")
 	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "how often OAuthClients and Scopes are compared with the database, to correct changes made there by hand")
 	// client-go's defaults (5 requests/s, bursts of 10, when a kubeconfig sets none) hold a
 	// reconcile of 1,000 OAuthClients (3 to 4 writes each, and events) to minutes.
@@ -64,13 +66,54 @@ func (o *operatorOptions) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 400, "requests the operator may send the API server in a burst above --kube-api-qps")
 }
 
-// defaultServerImage is the image the server pods run: the operator's own, so that both
-// agree on the database schema.
-func defaultServerImage() string {
-	if img := os.Getenv("AUTHLY_IMAGE"); img != "" {
-		return img
+// releaseImage is the operator's published image, the server image of last resort.
+func releaseImage() string { return "ghcr.io/authly-dev/authly:" + version }
+
+// ownImage is the image of the container this operator runs in, read from its own Pod
+// (POD_NAME and POD_NAMESPACE come from the downward API in config/manager). The server pods
+// run the operator's own image, so that both agree on the database schema, and so that a
+// user who swaps the image with kustomize's `images:` or Helm swaps both at once. It returns
+// "" outside a pod.
+func ownImage(ctx context.Context, cs kubernetes.Interface, podName, namespace string) (string, error) {
+	if podName == "" || namespace == "" {
+		return "", nil
 	}
-	return "ghcr.io/authly-dev/authly:" + version
+	pod, err := cs.CoreV1().Pods(namespace).Get(ctx, podName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("read the operator's own pod %s/%s for its image (or set --image): %w", namespace, podName, err)
+	}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == operatorContainer {
+			return c.Image, nil
+		}
+	}
+	if len(pod.Spec.Containers) == 1 {
+		return pod.Spec.Containers[0].Image, nil
+	}
+	return "", fmt.Errorf("the operator's pod %s/%s has no container %q to take the server image from (set --image)", namespace, podName, operatorContainer)
+}
+
+// operatorContainer is the operator's container in config/manager.
+const operatorContainer = "manager"
+
+// resolveImage fills in opts.image when neither --image nor $AUTHLY_IMAGE set it.
+func (o *operatorOptions) resolveImage(ctx context.Context, cfg *rest.Config) error {
+	if o.image != "" {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	img, err := ownImage(ctx, cs, os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE"))
+	if err != nil {
+		return err
+	}
+	if img == "" {
+		img = releaseImage()
+	}
+	o.image = img
+	return nil
 }
 
 // watchedNamespaces turns --namespaces into the cache's namespaces; nil means all.
@@ -173,6 +216,9 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 	cfg, err := opts.restConfig()
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	if err := opts.resolveImage(cmd.Context(), cfg); err != nil {
+		return err
 	}
 	mgr, cleanup, err := newOperatorManager(cfg, opts)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 )
 
 func parseOperatorFlags(t *testing.T, args ...string) *operatorOptions {
@@ -80,8 +82,16 @@ func TestOperatorFlagDefaults(t *testing.T) {
 		t.Errorf("flags not applied: %+v", opts)
 	}
 
+	// Outside a pod, with neither --image nor $AUTHLY_IMAGE, the release image. (Inside a
+	// pod the operator's own image: make e2e checks it on a real node, where the image is
+	// swapped with kustomize.)
 	t.Setenv("AUTHLY_IMAGE", "")
-	if got := defaultServerImage(); got != "ghcr.io/authly-dev/authly:"+version {
+	t.Setenv("POD_NAME", "")
+	opts = parseOperatorFlags(t)
+	if err := opts.resolveImage(context.Background(), &rest.Config{Host: "https://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := opts.image; got != "ghcr.io/authly-dev/authly:"+version {
 		t.Errorf("default image %q", got)
 	}
 }

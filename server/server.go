@@ -239,6 +239,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)
+	// From now on every response says Connection: close, so that clients holding a
+	// keep-alive connection to this replica open their next one through the Service, to a
+	// replica that stays, instead of finding it closed under them when Shutdown runs.
+	srv.SetKeepAlivesEnabled(false)
 	s.log.Info("shutting down: readiness now fails; draining")
 	// Give the endpoints controller time to see the failing readiness before the
 	// listener closes, so that no new request is routed to a closed port.

@@ -31,8 +31,14 @@ type Options struct {
 	// Dir holds the data directory and the socket. Empty means a new temporary directory
 	// that Stop removes. A given Dir is kept, and an existing cluster in it is reused.
 	Dir string
-	// Port to listen on at 127.0.0.1. Zero picks a free one.
+	// Port to listen on. Zero picks a free one.
 	Port int
+	// Listen is the address to listen on (listen_addresses); empty means 127.0.0.1. The
+	// end-to-end cluster listens on its node's bridge address, where its pods reach it.
+	Listen string
+	// HBA are extra pg_hba.conf lines, appended once, for clients beyond the trusted
+	// loopback (e.g. "host all all 10.0.0.0/24 scram-sha-256" for a cluster's pods).
+	HBA []string
 	// Durable keeps fsync on. Tests leave it off: their data is thrown away.
 	Durable bool
 	// Log receives the server log. Nil discards it (it is kept in Dir/postgres.log).
@@ -42,6 +48,7 @@ type Options struct {
 // Cluster is a running PostgreSQL server.
 type Cluster struct {
 	dir     string
+	host    string
 	tempDir bool
 	port    int
 	cmd     *exec.Cmd
@@ -89,7 +96,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: opts.Dir, done: make(chan struct{})}
+	c := &Cluster{dir: opts.Dir, host: opts.Listen, done: make(chan struct{})}
+	if c.host == "" {
+		c.host = "127.0.0.1"
+	}
 	if c.dir == "" {
 		c.dir, err = os.MkdirTemp("", "authly-pg-")
 		if err != nil {
@@ -104,7 +114,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.removeTemp()
 		return nil, err
 	}
-	if err := c.prepare(ctx, bin, cred); err != nil {
+	if err := c.prepare(ctx, bin, cred, opts.HBA); err != nil {
 		c.removeTemp()
 		return nil, err
 	}
@@ -134,7 +144,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
 
 // prepare creates the data directory with initdb unless it already holds a cluster.
-func (c *Cluster) prepare(ctx context.Context, bin string, cred *syscall.Credential) error {
+func (c *Cluster) prepare(ctx context.Context, bin string, cred *syscall.Credential, hba []string) error {
 	// Parents must be traversable by the postgres user; the cluster directory is its own.
 	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
 		return err
@@ -160,7 +170,18 @@ func (c *Cluster) prepare(ctx context.Context, bin string, cred *syscall.Credent
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgcluster: initdb: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	if len(hba) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(c.dataDir(), "pg_hba.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strings.Join(hba, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (c *Cluster) launch(ctx context.Context, bin string, cred *syscall.Credential, opts Options) error {
@@ -181,7 +202,7 @@ func (c *Cluster) launch(ctx context.Context, bin string, cred *syscall.Credenti
 		"-D", c.dataDir(),
 		"-p", strconv.Itoa(c.port),
 		"-k", c.dir,
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses=" + c.host,
 		"-c", "fsync=" + fsync,
 		"-c", "synchronous_commit=" + map[bool]string{true: "on", false: "off"}[opts.Durable],
 		"-c", "full_page_writes=" + fsync,
@@ -235,7 +256,7 @@ func (c *Cluster) launch(ctx context.Context, bin string, cred *syscall.Credenti
 
 // URL returns a connection URL for the named database as the superuser.
 func (c *Cluster) URL(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
+	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", net.JoinHostPort(c.host, strconv.Itoa(c.port)), database)
 }
 
 // Port is the TCP port the cluster listens on.

@@ -86,10 +86,8 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if !oc.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, &oc)
 	}
-	if controllerutil.AddFinalizer(&oc, authlyv1.Finalizer) {
-		if err := r.Update(ctx, &oc); err != nil {
-			return entryRequeueOnConflict(err)
-		}
+	if err := addFinalizer(ctx, r.Client, &oc); err != nil {
+		return entryRequeueOnConflict(err)
 	}
 
 	before := oc.DeepCopy()
@@ -168,8 +166,7 @@ func (r *OAuthClientReconciler) finalize(ctx context.Context, oc *authlyv1.OAuth
 		r.event(oc, corev1.EventTypeWarning, entryEventNotRemoved,
 			fmt.Sprintf("could not remove the client from the database for %s (%v); it may remain there: remove it with `authly admin`", r.deletionTimeout(), err))
 	}
-	controllerutil.RemoveFinalizer(oc, authlyv1.Finalizer)
-	if err := r.Update(ctx, oc); err != nil {
+	if err := removeFinalizer(ctx, r.Client, oc); err != nil {
 		return entryRequeueOnConflict(client.IgnoreNotFound(err))
 	}
 	return ctrl.Result{}, nil

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -198,6 +199,32 @@ func cleanupDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, s
 func deletionDeadlinePassed(obj client.Object, clk clock.PassiveClock, timeout time.Duration) bool {
 	ts := obj.GetDeletionTimestamp()
 	return ts != nil && !clk.Now().Before(ts.Add(timeout))
+}
+
+// addFinalizer puts the operator's finalizer on an entry, and removeFinalizer takes it off,
+// each with patchFinalizers.
+func addFinalizer(ctx context.Context, c client.Writer, obj client.Object) error {
+	return patchFinalizers(ctx, c, obj, controllerutil.AddFinalizer)
+}
+
+func removeFinalizer(ctx context.Context, c client.Writer, obj client.Object) error {
+	return patchFinalizers(ctx, c, obj, controllerutil.RemoveFinalizer)
+}
+
+// patchFinalizers changes obj's finalizers with change and, if they changed, writes them
+// with a merge patch that carries metadata.finalizers and the resourceVersion read, nothing
+// else. The operator never writes an entry's spec: an Update would send the spec back as
+// the Go types print it ("24h" as "24h0m0s", a "false" that was written dropped), which
+// changes it, raises metadata.generation and makes the operator an owner of spec fields
+// that the GitOps tool applying them then conflicts with. The resourceVersion makes the
+// patch fail with a conflict if the object changed since it was read, since a merge patch
+// replaces the whole finalizer list, also the finalizers of others.
+func patchFinalizers(ctx context.Context, c client.Writer, obj client.Object, change func(client.Object, string) bool) error {
+	orig := obj.DeepCopyObject().(client.Object)
+	if !change(obj, authlyv1.Finalizer) {
+		return nil
+	}
+	return c.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 }
 
 // resyncAfter is the period plus up to a tenth of it, spread by the object's UID, so that

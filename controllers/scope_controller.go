@@ -64,10 +64,8 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if !sc.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, &sc)
 	}
-	if controllerutil.AddFinalizer(&sc, authlyv1.Finalizer) {
-		if err := r.Update(ctx, &sc); err != nil {
-			return entryRequeueOnConflict(err)
-		}
+	if err := addFinalizer(ctx, r.Client, &sc); err != nil {
+		return entryRequeueOnConflict(err)
 	}
 
 	before := sc.DeepCopy()
@@ -172,8 +170,7 @@ func (r *ScopeReconciler) finalize(ctx context.Context, sc *authlyv1.Scope) (ctr
 		r.event(sc, corev1.EventTypeWarning, entryEventNotRemoved,
 			fmt.Sprintf("could not remove scope %q from the database for %s (%v); it may remain there: remove it with `authly admin`", sc.Spec.Name, r.deletionTimeout(), err))
 	}
-	controllerutil.RemoveFinalizer(sc, authlyv1.Finalizer)
-	if err := r.Update(ctx, sc); err != nil {
+	if err := removeFinalizer(ctx, r.Client, sc); err != nil {
 		return entryRequeueOnConflict(client.IgnoreNotFound(err))
 	}
 	return ctrl.Result{}, nil

@@ -117,6 +117,8 @@ type operator struct {
 	// Databases, if nil, is a new one: an operator that starts again knows no store.
 	Databases       *controllers.Databases
 	DeletionTimeout time.Duration
+	// WrapClient, if set, wraps the client the reconcilers write with, to watch what they send.
+	WrapClient func(client.Client) client.Client
 }
 
 // start runs a manager with both reconcilers, watching the fixture's namespace only. The
@@ -131,14 +133,18 @@ func (f *fixture) start(op operator) (stop func()) {
 	}
 	startManager(t, func(mgr ctrl.Manager) error {
 		s := mgr.GetScheme()
+		c := mgr.GetClient()
+		if op.WrapClient != nil {
+			c = op.WrapClient(c)
+		}
 		if err := (&controllers.OAuthClientReconciler{
-			Client: mgr.GetClient(), Scheme: s, Recorder: newRecorder(t, s, "oauthclient-controller"),
+			Client: c, Scheme: s, Recorder: newRecorder(t, s, "oauthclient-controller"),
 			Databases: dbs, Clock: op.Clock, ResyncPeriod: op.ResyncPeriod, DeletionTimeout: op.DeletionTimeout,
 		}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		return (&controllers.ScopeReconciler{
-			Client: mgr.GetClient(), Scheme: s, Recorder: newRecorder(t, s, "scope-controller"),
+			Client: c, Scheme: s, Recorder: newRecorder(t, s, "scope-controller"),
 			Databases: dbs, Clock: op.Clock, ResyncPeriod: op.ResyncPeriod, DeletionTimeout: op.DeletionTimeout,
 		}).SetupWithManager(mgr)
 	}, inNamespace(f.ns), stopWith(&stop))

@@ -1,6 +1,6 @@
 # Authly operator. `make help` lists the targets.
 
-IMG ?= authly:latest
+IMG ?= localhost/authly:dev
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
@@ -60,6 +60,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (pinned) and check formatting.
 test: manifests generate vet depcheck envtest ## Run all tests against a real Postgres and a real kube-apiserver + etcd.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+	cd hack/tools/image && go test ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZ_TIME (default 3s here; try FUZZ_TIME=2m).
@@ -99,6 +100,17 @@ run: build-dev envtest ## Run the server on a local Postgres and the operator on
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMG) .
+
+# The same image as the Dockerfile's, built in Go (hack/tools/image): no Docker engine needed.
+.PHONY: image
+image: ## Build the authly image without Docker into bin/authly-image.tar (docker load, kind load image-archive, ctr images import)
+	@mkdir -p $(LOCALBIN)/image
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(LOCALBIN)/image/authly .
+	cd hack/tools/image && go run . --binary $(LOCALBIN)/image/authly --name authly --tag $(IMG) --version $(VERSION) --revision $(COMMIT) --port 8000 --out $(LOCALBIN)/authly-image.tar
+
+.PHONY: kind-load
+kind-load: image ## Load the image into a kind cluster (needs kind on the PATH)
+	kind load image-archive $(LOCALBIN)/authly-image.tar
 
 ##@ Deployment
 

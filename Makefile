@@ -103,7 +103,7 @@ docker-build: ## Build the container image (needs a Docker engine).
 
 # The same image as the Dockerfile's, built in Go (hack/tools/image): no Docker engine needed.
 .PHONY: image
-image: ## Build the authly image without Docker into bin/authly-image.tar (docker load, kind load image-archive, ctr images import)
+image: depcheck ## Build the authly image without Docker into bin/authly-image.tar (docker load, kind load image-archive, ctr images import)
 	@mkdir -p $(LOCALBIN)/image
 	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(LOCALBIN)/image/authly .
 	cd hack/tools/image && go run . --binary $(LOCALBIN)/image/authly --name authly --tag $(IMG) --version $(VERSION) --revision $(COMMIT) --port 8000 --out $(LOCALBIN)/authly-image.tar

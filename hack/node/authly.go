@@ -1,0 +1,184 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/authly-dev/authly-operator/server/store/pgcluster"
+)
+
+// What Authly needs around the node: a Postgres on the host for the AuthServers' databases,
+// and the operator installed from config/default as a user installs it.
+
+// PostgresPort is where the host's Postgres listens, on the node's address only.
+const PostgresPort = 55432
+
+// Postgres is a throwaway PostgreSQL cluster on the host that the pods reach at the node's
+// address, with a password.
+type Postgres struct {
+	*pgcluster.Cluster
+	dir      string
+	nodeIP   string
+	podCIDR  string
+	password string
+}
+
+// StartPostgres starts (or, after StopPostgres, restarts) the host's Postgres in the
+// cluster's directory.
+func (c *Cluster) StartPostgres(ctx context.Context) (*Postgres, error) {
+	pw := make([]byte, 16)
+	if _, err := rand.Read(pw); err != nil {
+		return nil, err
+	}
+	pg := &Postgres{dir: c.path("postgres"), nodeIP: c.opts.NodeIP, podCIDR: c.opts.PodCIDR, password: hex.EncodeToString(pw)}
+	if err := pg.Start(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := pgx.Connect(ctx, pg.Cluster.URL("postgres"))
+	if err != nil {
+		pg.Stop()
+		return nil, err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER USER postgres PASSWORD '%s'", pg.password)); err != nil {
+		pg.Stop()
+		return nil, err
+	}
+	return pg, nil
+}
+
+// Start starts the server again on the same data (a Postgres restart, for the fault tests).
+func (pg *Postgres) Start(ctx context.Context) error {
+	cl, err := pgcluster.Start(ctx, pgcluster.Options{
+		Dir: pg.dir, Port: PostgresPort, Listen: pg.nodeIP,
+		// The host itself (connecting from the node's address) is trusted as the loopback
+		// is; the pods need the password.
+		HBA: []string{
+			"host all all " + pg.nodeIP + "/32 trust",
+			"host all all " + pg.podCIDR + " scram-sha-256",
+		},
+	})
+	if err != nil {
+		return err
+	}
+	pg.Cluster = cl
+	return nil
+}
+
+// URL is the URL of database with the password, as the pods (and the host) reach it.
+func (pg *Postgres) URL(database string) string {
+	u := url.URL{
+		Scheme: "postgres", User: url.UserPassword("postgres", pg.password),
+		Host: net.JoinHostPort(pg.nodeIP, strconv.Itoa(PostgresPort)), Path: "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// CreateDatabase creates a database for one AuthServer.
+func (pg *Postgres) CreateDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+// OperatorNamespace is where config/default installs the operator.
+const OperatorNamespace = "authly-system"
+
+// InstallOperator installs the operator from repo/config/default with image swapped in by a
+// kustomize overlay (`images:`), as a user would, and waits until its pod is Ready.
+func (c *Cluster) InstallOperator(ctx context.Context, repo, image string) error {
+	overlay := filepath.Join(repo, "bin", "e2e-overlay")
+	if err := os.MkdirAll(overlay, 0o755); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(overlay, filepath.Join(repo, "config", "default"))
+	if err != nil {
+		return err
+	}
+	name, tag := image, "latest"
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		name, tag = image[:i], image[i+1:]
+	}
+	k := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- %s
+images:
+- name: controller
+  newName: %s
+  newTag: %q
+`, rel, name, tag)
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		return err
+	}
+	if _, err := c.Kubectl(ctx, nil, "apply", "--server-side", "-k", overlay); err != nil {
+		return err
+	}
+	return c.WaitRollout(ctx, OperatorNamespace, "authly-controller-manager", 2*time.Minute)
+}
+
+// WaitRollout waits until the Deployment exists (an operator may be about to create it) and
+// its rollout is complete.
+func (c *Cluster) WaitRollout(ctx context.Context, namespace, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := c.Client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("deployment %s/%s: %w", namespace, name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	_, err := c.Kubectl(ctx, nil, "-n", namespace, "rollout", "status", "deployment/"+name, "--timeout", time.Until(deadline).Round(time.Second).String())
+	if err != nil {
+		pods, _ := c.Kubectl(ctx, nil, "-n", namespace, "get", "pods", "-o", "wide")
+		return fmt.Errorf("%w\n%s", err, pods)
+	}
+	return nil
+}
+
+// CreateNamespace creates a namespace whose pods must meet the restricted Pod Security
+// Standard.
+func (c *Cluster) CreateNamespace(ctx context.Context, name string) error {
+	_, err := c.Kubectl(ctx, strings.NewReader(fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: %s
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/warn: restricted
+`, name)), "apply", "-f", "-")
+	return err
+}
+
+// ServiceIP returns a Service's ClusterIP.
+func (c *Cluster) ServiceIP(ctx context.Context, namespace, name string) (string, error) {
+	svc, err := c.Client.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	return svc.Spec.ClusterIP, nil
+}

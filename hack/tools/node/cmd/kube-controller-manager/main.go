@@ -1,0 +1,19 @@
+// Command kube-controller-manager is the upstream controller manager
+// (k8s.io/kubernetes/cmd/kube-controller-manager), built from the Go module proxy for the
+// single-node cluster of `make e2e` and `make cluster`.
+package main
+
+import (
+	"os"
+	_ "time/tzdata"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+}

@@ -27,6 +27,7 @@ import (
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers"
+	"github.com/authly-dev/authly-operator/controllers/capacity"
 )
 
 func init() {
@@ -46,9 +47,13 @@ type operatorOptions struct {
 	namespaces   []string
 	image        string
 	resyncPeriod time.Duration
-	kubeAPIQPS   float32
-	kubeAPIBurst int
-	zap          zap.Options
+	// observeInterval and stabilizationWindow tune the correction of capacity plans from
+	// the load the pods observe.
+	observeInterval     time.Duration
+	stabilizationWindow time.Duration
+	kubeAPIQPS          float32
+	kubeAPIBurst        int
+	zap                 zap.Options
 }
 
 func (o *operatorOptions) bind(fs *pflag.FlagSet) {
@@ -59,6 +64,8 @@ func (o *operatorOptions) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)")
 	fs.StringSliceVar(&o.namespaces, "namespaces", nil, "comma-separated namespaces to watch (default: all)")
 	fs.StringVar(&o.image, "image", os.Getenv("AUTHLY_IMAGE"), "image of the server pods; the default is $AUTHLY_IMAGE, else the image of the operator's own pod ($POD_NAME in $POD_NAMESPACE), else this operator's release image")
+	fs.DurationVar(&o.observeInterval, "load-observe-interval", controllers.DefaultObserveInterval, "how often the request rate of capacity-mode AuthServers' pods is read and their plan corrected")
+	fs.DurationVar(&o.stabilizationWindow, "scale-down-stabilization-window", capacity.DefaultStabilizationWindow, "how long a replica count raised by observed load is held before the plan may lower it again")
 	fs.DurationVar(&o.resyncPeriod, "resync-period", 5*time.Minute, "how often OAuthClients and Scopes are compared with the database, to correct changes made there by hand")
 	// client-go's defaults (5 requests/s, bursts of 10, when a kubeconfig sets none) hold a
 	// reconcile of 1,000 OAuthClients (3 to 4 writes each, and events) to minutes.
@@ -264,7 +271,13 @@ func newOperatorManager(cfg *rest.Config, opts *operatorOptions) (mgr ctrl.Manag
 		Recorder:  recorder("authserver-controller"),
 		Databases: dbs,
 		Image:     opts.image,
-		Load:      &controllers.PodLoadObserver{Reader: mgr.GetAPIReader()},
+		Load: &controllers.PodLoadObserver{
+			Reader: mgr.GetAPIReader(),
+			// A rate needs two samples; never wait longer between them than between readings.
+			MinSampleInterval: min(10*time.Second, opts.observeInterval),
+		},
+		ObserveInterval: opts.observeInterval,
+		Autoscaler:      capacity.Autoscaler{StabilizationWindow: opts.stabilizationWindow},
 	}).SetupWithManager(mgr); err != nil {
 		return fail("the AuthServer controller", err)
 	}

@@ -132,7 +132,7 @@ func TestOperatorCommandIsRegistered(t *testing.T) {
 	if err != nil || cmd.Name() != "operator" {
 		t.Fatalf("authly operator: %v", err)
 	}
-	for _, f := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect", "kubeconfig", "namespaces", "image", "resync-period", "pprof-bind-address", "kube-api-qps", "kube-api-burst", "zap-log-level"} {
+	for _, f := range []string{"metrics-bind-address", "health-probe-bind-address", "leader-elect", "kubeconfig", "namespaces", "image", "resync-period", "load-observe-interval", "scale-down-stabilization-window", "pprof-bind-address", "kube-api-qps", "kube-api-burst", "zap-log-level"} {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("no --%s", f)
 		}

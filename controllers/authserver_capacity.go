@@ -13,8 +13,9 @@ import (
 )
 
 const (
-	// observeInterval is how often the observed load is read and the plan corrected.
-	observeInterval = time.Minute
+	// DefaultObserveInterval is how often the observed load is read and the plan
+	// corrected, unless AuthServerReconciler.ObserveInterval says otherwise.
+	DefaultObserveInterval = time.Minute
 	// replicasModeMaxPool caps each pod's pool in replicas mode, where no load is declared
 	// to size it from: the server's own default pool size.
 	replicasModeMaxPool = 20
@@ -165,7 +166,7 @@ type loadCorrection struct {
 }
 
 // correctForLoad applies the observed load to a capacity-mode plan. The load is read at
-// most every observeInterval; between readings the last reading (and the recommendations
+// most every observe interval; between readings the last reading (and the recommendations
 // within the stabilisation window, kept in status so a restart remembers them) still holds
 // the replica count up.
 func (r *AuthServerReconciler) correctForLoad(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan) (loadCorrection, error) {
@@ -184,7 +185,7 @@ func (r *AuthServerReconciler) correctForLoad(ctx context.Context, as *authlyv1.
 		}
 		out.lastObserved = prev.LastObserved
 	}
-	due := out.lastObserved == nil || now.Sub(out.lastObserved.Time) >= observeInterval
+	due := out.lastObserved == nil || now.Sub(out.lastObserved.Time) >= r.observeInterval()
 	if due {
 		rps, ok, err := r.Load.ObservedRPS(ctx, as)
 		if err != nil {
@@ -238,4 +239,12 @@ func capacityStatus(plan capacity.Plan, corr loadCorrection, capacityMode bool) 
 		cs.Recommendations = append(cs.Recommendations, authlyv1.ReplicaRecommendation{Replicas: rec.Replicas, Time: metav1.Time{Time: rec.At}})
 	}
 	return cs
+}
+
+// observeInterval is ObserveInterval with its default.
+func (r *AuthServerReconciler) observeInterval() time.Duration {
+	if r.ObserveInterval > 0 {
+		return r.ObserveInterval
+	}
+	return DefaultObserveInterval
 }

@@ -86,6 +86,9 @@ type AuthServerReconciler struct {
 	Load LoadObserver
 	// Autoscaler corrects capacity plans from the observed load.
 	Autoscaler capacity.Autoscaler
+	// ObserveInterval is how often the observed load is read and the plan corrected; 0
+	// means DefaultObserveInterval.
+	ObserveInterval time.Duration
 	// Rand generates key-encryption keys; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -175,7 +178,7 @@ func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthS
 	setDeploymentStatus(as, dep, plan.Replicas)
 
 	if capacityMode(as) && r.Load != nil {
-		return ctrl.Result{RequeueAfter: observeInterval}, nil
+		return ctrl.Result{RequeueAfter: r.observeInterval()}, nil
 	}
 	return ctrl.Result{}, nil
 }

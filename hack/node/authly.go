@@ -102,8 +102,9 @@ func (pg *Postgres) CreateDatabase(ctx context.Context, name string) error {
 const OperatorNamespace = "authly-system"
 
 // InstallOperator installs the operator from repo/config/default with image swapped in by a
-// kustomize overlay (`images:`), as a user would, and waits until its pod is Ready.
-func (c *Cluster) InstallOperator(ctx context.Context, repo, image string) error {
+// kustomize overlay (`images:`), as a user would, with args appended to the operator's
+// command line by the same overlay, and waits until its pod is Ready.
+func (c *Cluster) InstallOperator(ctx context.Context, repo, image string, args ...string) error {
 	overlay := filepath.Join(repo, "bin", "e2e-overlay")
 	if err := os.MkdirAll(overlay, 0o755); err != nil {
 		return err
@@ -125,6 +126,15 @@ images:
   newName: %s
   newTag: %q
 `, rel, name, tag)
+	if len(args) > 0 {
+		k += `patches:
+- target: {kind: Deployment, name: authly-controller-manager}
+  patch: |-
+`
+		for _, a := range args {
+			k += fmt.Sprintf("    - {op: add, path: /spec/template/spec/containers/0/args/-, value: %q}\n", a)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		return err
 	}

@@ -65,23 +65,7 @@ func run(ctx context.Context, opts node.Options, repo, image string) error {
 	if err := c.CreateNamespace(ctx, ns); err != nil {
 		return err
 	}
-	if err := pg.CreateDatabase(ctx, "authly_demo"); err != nil {
-		return err
-	}
-	manifest := fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata: {name: authly-db, namespace: %[1]s}
-stringData: {url: %[2]q}
----
-apiVersion: oauth.authly.dev/v1
-kind: AuthServer
-metadata: {name: authly, namespace: %[1]s}
-spec:
-  issuer: http://authly.%[1]s.svc:8000
-  replicas: 1
-  database: {secretRef: {name: authly-db}}
-`, ns, pg.URL("authly_demo"))
-	if _, err := c.Kubectl(ctx, strings.NewReader(manifest), "apply", "-f", "-"); err != nil {
+	if err := c.ApplyAuthServer(ctx, pg, ns, "authly", "authly_demo", "  replicas: 1\n"); err != nil {
 		return err
 	}
 	if err := c.WaitRollout(ctx, ns, "authly", 3*time.Minute); err != nil {

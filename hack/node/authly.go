@@ -98,6 +98,29 @@ func (pg *Postgres) CreateDatabase(ctx context.Context, name string) error {
 	return err
 }
 
+// ApplyAuthServer creates database on pg, a Secret <name>-db with its URL as the pods reach
+// it, and an AuthServer name in namespace whose issuer is its Service's name in the
+// cluster's DNS, with extraSpec (YAML lines at the spec's indentation) added to its spec.
+func (c *Cluster) ApplyAuthServer(ctx context.Context, pg *Postgres, namespace, name, database, extraSpec string) error {
+	if err := pg.CreateDatabase(ctx, database); err != nil {
+		return err
+	}
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: %[2]s-db, namespace: %[1]s}
+stringData: {url: %[3]q}
+---
+apiVersion: oauth.authly.dev/v1
+kind: AuthServer
+metadata: {name: %[2]s, namespace: %[1]s}
+spec:
+  issuer: http://%[2]s.%[1]s.svc:8000
+  database: {secretRef: {name: %[2]s-db}}
+%[4]s`, namespace, name, pg.URL(database), extraSpec)
+	_, err := c.Kubectl(ctx, strings.NewReader(manifest), "apply", "-f", "-")
+	return err
+}
+
 // OperatorNamespace is where config/default installs the operator.
 const OperatorNamespace = "authly-system"
 

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/authly-dev/authly-operator/hack/node"
+	"github.com/authly-dev/authly-operator/server/store"
 )
 
 // The scenarios run in order on one cluster, each building on the one before: the
@@ -93,26 +94,16 @@ func TestAuthServer(t *testing.T) {
 	if err := c.CreateNamespace(env.ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.pg.CreateDatabase(env.ctx, "authly_e2e"); err != nil {
-		t.Fatal(err)
-	}
-	kubectl(t, fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata: {name: authly-db, namespace: %[1]s}
-stringData: {url: %[2]q}
----
-apiVersion: oauth.authly.dev/v1
-kind: AuthServer
-metadata: {name: %[3]s, namespace: %[1]s}
-spec:
-  issuer: http://%[3]s.%[1]s.svc:8000
-  replicas: 2
-  database: {secretRef: {name: authly-db}}
+	// Two replicas, small enough for the node; the per-client token limit out of the way of
+	// the load the scenarios send.
+	if err := c.ApplyAuthServer(env.ctx, env.pg, ns, authServerName, "authly_e2e", `  replicas: 2
   rateLimits: {tokenPerClientPerSecond: 100000}
   resources:
     requests: {cpu: 50m, memory: 64Mi}
     limits: {memory: 256Mi}
-`, ns, env.pg.URL("authly_e2e"), authServerName), "apply", "-f", "-")
+`); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := c.WaitRollout(env.ctx, ns, authServerName, 3*time.Minute); err != nil {
 		t.Fatal(err)
@@ -723,6 +714,25 @@ spec: {authServerRef: {name: %s}, clientId: bulk-%02d, grantTypes: [client_crede
 			if _, err := clientCredentials(credentials(t, ns, fmt.Sprintf("bulk-%02d-oauth", i))).Token(a.ctx()); err != nil {
 				t.Errorf("bulk-%02d: %v", i, err)
 			}
+		}
+		// And the database holds each exactly once.
+		st, err := store.Open(env.ctx, env.pg.URL("authly_e2e"), store.Options{MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		clients, err := st.ListClients(env.ctx, store.Page{After: "bulk-", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, cl := range clients {
+			if strings.HasPrefix(cl.ID, "bulk-") {
+				ids = append(ids, cl.ID)
+			}
+		}
+		if len(ids) != n || ids[0] != "bulk-00" || ids[n-1] != fmt.Sprintf("bulk-%02d", n-1) {
+			t.Errorf("the database holds %d bulk clients, want %d: %v", len(ids), n, ids)
 		}
 	})
 

@@ -117,11 +117,11 @@ func assertSpecOwnedByGitOps(t *testing.T, c client.Client, applied *unstructure
 		t.Errorf("%s: metadata.generation = %d, want 1 (the operator changed the spec)", what, got.GetGeneration())
 	}
 	for _, mf := range got.GetManagedFields() {
-		if mf.FieldsV1 == nil || !bytes.Contains(mf.FieldsV1.Raw, []byte(`"f:spec"`)) {
+		if mf.FieldsV1 == nil || !bytes.Contains(mf.FieldsV1.GetRawBytes(), []byte(`"f:spec"`)) {
 			continue
 		}
 		if mf.Manager != gitopsManager {
-			t.Errorf("%s: manager %q (operation %s, subresource %q) owns fields under spec: %s", what, mf.Manager, mf.Operation, mf.Subresource, mf.FieldsV1.Raw)
+			t.Errorf("%s: manager %q (operation %s, subresource %q) owns fields under spec: %s", what, mf.Manager, mf.Operation, mf.Subresource, mf.FieldsV1.GetRawBytes())
 		}
 	}
 	return got

@@ -417,11 +417,11 @@ func checkOnlyApplierOwnsSpec(t *testing.T, obj string) {
 			continue
 		}
 		var fields map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := fields["f:spec"]; ok {
-			t.Errorf("%s: manager %q (%s) owns spec fields: %s", obj, mf.Manager, mf.Operation, mf.FieldsV1.Raw)
+			t.Errorf("%s: manager %q (%s) owns spec fields: %s", obj, mf.Manager, mf.Operation, mf.FieldsV1.GetRawBytes())
 		}
 	}
 	var gen struct {

@@ -260,6 +260,11 @@ func TestReadyFailsDuringShutdown(t *testing.T) {
 		return resp.StatusCode
 	}
 	waitFor(t, "readiness", func() bool { return status("/ready") == http.StatusOK })
+	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(base + "/health"); err != nil {
+		t.Fatal(err)
+	} else if _ = readBody(t, resp); resp.Close {
+		t.Error("Connection: close before the drain: keep-alive is off")
+	}
 
 	cancel()
 	waitFor(t, "readiness to fail", func() bool { return status("/ready") == http.StatusServiceUnavailable })
@@ -269,6 +274,17 @@ func TestReadyFailsDuringShutdown(t *testing.T) {
 	}
 	if got := status("/.well-known/openid-configuration"); got != http.StatusOK {
 		t.Fatalf("discovery while draining: %d", got)
+	}
+	// And every response tells keep-alive clients to close, so that they reconnect
+	// (through a Service, to a replica that stays) before Shutdown closes the listener.
+	keepAlive := &http.Client{Timeout: 2 * time.Second}
+	resp, err := keepAlive.Get(base + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = readBody(t, resp)
+	if !resp.Close {
+		t.Error("response while draining without Connection: close")
 	}
 	select {
 	case err := <-done:

@@ -206,8 +206,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	s.Start(bg)
+	var draining atomic.Bool
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           closeWhenDraining(&draining, s.handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -239,10 +240,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)
-	// From now on every response says Connection: close, so that clients holding a
-	// keep-alive connection to this replica open their next one through the Service, to a
-	// replica that stays, instead of finding it closed under them when Shutdown runs.
-	srv.SetKeepAlivesEnabled(false)
+	draining.Store(true)
 	s.log.Info("shutting down: readiness now fails; draining")
 	// Give the endpoints controller time to see the failing readiness before the
 	// listener closes, so that no new request is routed to a closed port.
@@ -291,6 +289,21 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte(`{"status":"ready"}`))
+}
+
+// closeWhenDraining answers Connection: close once draining is set, so that a client with
+// a keep-alive connection to a replica that is shutting down closes it after its response
+// and opens the next one through the Service, to a replica that stays. Shutdown then finds
+// no busy connection to close under a request. (http.Server.SetKeepAlivesEnabled(false)
+// would also close the idle connections at once, racing a client about to reuse one: seen
+// as a connection reset on a real node.)
+func closeWhenDraining(draining *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 instead of a dropped

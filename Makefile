@@ -212,7 +212,7 @@ e2e: envtest node-binaries e2e-images ## Run the end-to-end tests on a real sing
 
 .PHONY: cluster
 cluster: envtest node-binaries e2e-images ## Run the e2e cluster with the operator and a sample AuthServer until Ctrl-C (root).
-	go run ./hack/cluster --dir $(E2E_DIR) --k8s-bin $(ENVTEST_ASSETS) --node-bin $(NODE_ASSETS) --images $(E2E_IMAGES) --image $(IMG)
+	go run ./hack/cluster --dir $(E2E_DIR) --logs $(LOCALBIN)/cluster-logs --k8s-bin $(ENVTEST_ASSETS) --node-bin $(NODE_ASSETS) --images $(E2E_IMAGES) --image $(IMG)
 
 .PHONY: e2e-clean
 e2e-clean: ## Remove what a killed e2e run or cluster left on this machine (root).

@@ -539,11 +539,18 @@ func TestScalingAndRollout(t *testing.T) {
 	capacity := func(daily int64) string {
 		return fmt.Sprintf(`{"spec":{"replicas":null,"capacity":{"expectedDailyRequests":%d,"minReplicas":1,"maxReplicas":3,"failoverReplicas":0,"cpuPerReplica":"100m"}}}`, daily)
 	}
+	// Replicas mode: spec.replicas 2 -> 3 under load.
+	l := startLoad(a, cc)
+	kubectl(t, "", "-n", ns, "patch", "authserver", authServerName, "--type=merge", "-p", `{"spec":{"replicas":3}}`)
+	waitReplicas(t, 3)
+	time.Sleep(3 * time.Second)
+	checkLoad(t, "replicas 2 -> 3", l)
+
 	// Capacity mode with a small declared load: one replica.
 	kubectl(t, "", "-n", ns, "patch", "authserver", authServerName, "--type=merge", "-p", capacity(1000))
 	waitReplicas(t, 1)
 
-	l := startLoad(a, cc)
+	l = startLoad(a, cc)
 	kubectl(t, "", "-n", ns, "patch", "authserver", authServerName, "--type=merge", "-p", capacity(1_000_000_000))
 	waitReplicas(t, 3)
 	time.Sleep(3 * time.Second) // the new pods take their share of the load

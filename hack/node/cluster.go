@@ -16,8 +16,6 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -514,17 +512,6 @@ func (c *Cluster) Memory() (components, pods int64) {
 		}
 	}
 	return components, pods
-}
-
-// HTTPClient is a client that trusts the cluster's CA (for the API server itself).
-func (c *Cluster) HTTPClient() (*http.Client, error) {
-	pem, err := os.ReadFile(c.pki.path("ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, nil
 }
 
 // Stop stops every component, removes the pods, the network and the cluster's directory,

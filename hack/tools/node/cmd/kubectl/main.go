@@ -13,7 +13,8 @@ import (
 )
 
 func main() {
-	logs.GlogSetter(cmd.GetLogVerbosity(os.Args)) //nolint:errcheck // as upstream
+	// As upstream: kubectl sets its verbosity before parsing flags; a bad value is reported there.
+	_, _ = logs.GlogSetter(cmd.GetLogVerbosity(os.Args))
 	command := cmd.NewDefaultKubectlCommand()
 	if err := cli.RunNoErrOutput(command); err != nil {
 		util.CheckErr(err)

@@ -193,7 +193,7 @@ IMAGE_TOOL := cd hack/tools/image && go run .
 .PHONY: node-binaries
 node-binaries: $(NODE_ASSETS)/kubelet ## Build the node's Kubernetes components into bin/node (once).
 
-$(NODE_ASSETS)/kubelet: hack/tools/node/go.mod
+$(NODE_ASSETS)/kubelet: hack/tools/node/go.mod $(wildcard hack/tools/node/cmd/*/main.go)
 	@mkdir -p $(NODE_ASSETS)
 	cd hack/tools/node && go build -trimpath -o $(NODE_ASSETS)/ ./cmd/...
 

@@ -160,9 +160,17 @@ bench-go: ## Run the go test benchmarks of the hot paths with -benchmem.
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest into bin/k8s (once).
 
+# The Kubernetes components report the version they are built from, as release builds do
+# (`kubectl version`, the node's kubeletVersion), instead of v0.0.0-master.
+K8S_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ {print $$2; exit}' hack/tools/node/go.mod)
+K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(patsubst v%,%,$(word 1,$(subst ., ,$(K8S_VERSION)))) \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION))) \
+	-X k8s.io/component-base/version.gitTreeState=clean
+
 $(ENVTEST_ASSETS)/kube-apiserver: hack/tools/envtest/kube-apiserver/go.mod
 	@mkdir -p $(ENVTEST_ASSETS)
-	cd hack/tools/envtest/kube-apiserver && go build -trimpath -o $@ .
+	cd hack/tools/envtest/kube-apiserver && go build -trimpath -ldflags "$(K8S_LDFLAGS)" -o $@ .
 
 $(ENVTEST_ASSETS)/etcd: hack/tools/envtest/etcd/go.mod
 	@mkdir -p $(ENVTEST_ASSETS)
@@ -195,7 +203,7 @@ node-binaries: $(NODE_ASSETS)/kubelet ## Build the node's Kubernetes components 
 
 $(NODE_ASSETS)/kubelet: hack/tools/node/go.mod $(wildcard hack/tools/node/cmd/*/main.go)
 	@mkdir -p $(NODE_ASSETS)
-	cd hack/tools/node && go build -trimpath -o $(NODE_ASSETS)/ ./cmd/...
+	cd hack/tools/node && go build -trimpath -ldflags "$(K8S_LDFLAGS)" -o $(NODE_ASSETS)/ ./cmd/...
 
 .PHONY: e2e-images
 e2e-images: image ## Build the pause and test-client images of the end-to-end tests into bin/e2e-images.

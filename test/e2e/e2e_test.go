@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -261,19 +262,11 @@ spec:
 // field manager, pruning what left the directory (kubectl's ApplySet).
 func gitopsApply(t *testing.T, dir string) {
 	t.Helper()
-	out, err := gitopsKubectl("apply", "--server-side", "--field-manager=gitops", "--prune", "--applyset=configmap/e2e-gitops", "-n", ns, "-f", dir)
+	out, err := env.cluster.Kubectl(env.ctx, nil, "apply", "--server-side", "--field-manager=gitops", "--prune", "--applyset=configmap/e2e-gitops", "-n", ns, "-f", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("apply: %s", strings.TrimSpace(out))
-}
-
-func gitopsKubectl(args ...string) (string, error) {
-	// ApplySet pruning is behind this switch in kubectl.
-	if err := os.Setenv("KUBECTL_APPLYSET", "true"); err != nil {
-		return "", err
-	}
-	return env.cluster.Kubectl(env.ctx, nil, args...)
 }
 
 func writeGitopsDir(t *testing.T, dir string, files map[string]string) {
@@ -313,13 +306,13 @@ func TestGitOpsRegistration(t *testing.T) {
 	for _, obj := range []string{"oauthclient/orders-worker", "oauthclient/reports", "scope/orders-read", "scope/orders-write"} {
 		checkOnlyApplierOwnsSpec(t, obj)
 	}
-	out, err := gitopsKubectl("diff", "--server-side", "--field-manager=gitops", "-n", ns, "-f", withApplySetLabel(t, dir))
+	out, err := env.cluster.Kubectl(env.ctx, nil, "diff", "--server-side", "--field-manager=gitops", "-n", ns, "-f", withApplySetLabel(t, dir))
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("kubectl diff --server-side after the operator settled: %v\n%s", err, out)
 	}
 
 	// An edit of the scopes is followed.
-	edited := maps(gitopsFiles)
+	edited := maps.Clone(gitopsFiles)
 	edited["client-orders-worker.yaml"] = strings.Replace(edited["client-orders-worker.yaml"], `scopes: ["orders:read"]`, `scopes: ["orders:read", "orders:write"]`, 1)
 	writeGitopsDir(t, dir, edited)
 	gitopsApply(t, dir)
@@ -396,16 +389,8 @@ func withApplySetLabel(t *testing.T, dir string) string {
 	return out
 }
 
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// checkOnlyApplierOwnsSpec asserts that obj is at generation 1 (per spec change) and that
-// no manager but gitops owns a field under spec.
+// checkOnlyApplierOwnsSpec asserts that no manager but gitops owns a field under obj's spec,
+// and that its status describes the generation the GitOps apply left.
 func checkOnlyApplierOwnsSpec(t *testing.T, obj string) {
 	t.Helper()
 	var u unstructured.Unstructured

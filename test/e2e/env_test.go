@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +48,10 @@ func runMain(m *testing.M) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env.ctx = ctx
+	// The GitOps scenario prunes with kubectl's ApplySet, which is behind this switch.
+	if err := os.Setenv("KUBECTL_APPLYSET", "true"); err != nil {
+		return fail(err)
+	}
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return fail(err)
@@ -108,17 +113,11 @@ func printNodeMemory() {
 // kubectl runs kubectl against the cluster and fails the test on error.
 func kubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	var in *strings.Reader
+	var in io.Reader // nil, not a nil *strings.Reader, when there is no input
 	if stdin != "" {
 		in = strings.NewReader(stdin)
 	}
-	var out string
-	var err error
-	if in != nil {
-		out, err = env.cluster.Kubectl(env.ctx, in, args...)
-	} else {
-		out, err = env.cluster.Kubectl(env.ctx, nil, args...)
-	}
+	out, err := env.cluster.Kubectl(env.ctx, in, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

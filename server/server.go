@@ -127,7 +127,7 @@ func (s *Server) init(ctx context.Context) error {
 		Store:       s.store,
 		Clients:     s.clients,
 		Keys:        s.keys,
-		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: 30 * time.Second}, 100_000),
+		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: verifierLeeway}, 100_000),
 		Revocations: s.revocations,
 		Log:         s.log,
 		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization},
@@ -356,8 +356,8 @@ func (s *Server) reloadKeys(ctx context.Context) {
 	}
 }
 
-// purgeLoop deletes expired codes, tokens, deny-list entries and sessions in small batches,
-// so that tables do not grow without bound.
+// purgeLoop deletes expired codes, tokens, deny-list entries, sessions and signing keys
+// in small batches, so that tables do not grow without bound.
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
@@ -367,14 +367,38 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := s.store.PurgeExpired(ctx, time.Now(), 1000)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("purge expired rows", "error", err)
-		} else if n > 0 {
-			s.log.Debug("purged expired rows", "rows", n)
-		}
-		s.revocations.Prune()
+		s.purge(ctx, time.Now())
 	}
+}
+
+// purge is one pass of the purge loop at now.
+func (s *Server) purge(ctx context.Context, now time.Time) {
+	n, err := s.store.PurgeExpired(ctx, now, 1000)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("purge expired rows", "error", err)
+	} else if n > 0 {
+		s.log.Debug("purged expired rows", "rows", n)
+	}
+	// Retired keys go once no token they signed can still be valid. The deletion notifies
+	// every replica, which reloads its keys.
+	keys, err := s.store.DeleteExpiredKeys(ctx, now, s.longestTokenLifetime())
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("delete expired signing keys", "error", err)
+	} else if keys > 0 {
+		s.log.Info("deleted retired signing keys", "keys", keys)
+	}
+	s.revocations.Prune()
+}
+
+// verifierLeeway is how far past its expiry the server still accepts a token (clock skew).
+const verifierLeeway = 30 * time.Second
+
+// longestTokenLifetime is how long after signing a token of this server can still be
+// accepted: the longer of the access and ID token lifetimes, plus the verifier's leeway.
+// Refresh tokens and codes are not signed. An expired ID token is still read as a logout's
+// id_token_hint, but only to name the client; once its key is gone the logout asks the user.
+func (s *Server) longestTokenLifetime() time.Duration {
+	return max(s.cfg.AccessTokenTTL, s.cfg.IDTokenTTL) + verifierLeeway
 }
 
 // pprofMux serves the runtime profiles of net/http/pprof.

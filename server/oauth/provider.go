@@ -169,8 +169,9 @@ type Provider struct {
 	// hashSlots bounds concurrent password verifications to the cores there are.
 	hashSlots chan struct{}
 
-	oauthMetadata []byte
-	oidcMetadata  []byte
+	// The discovery documents, by whether they advertise the password grant.
+	oauthMetadata map[bool][]byte
+	oidcMetadata  map[bool][]byte
 }
 
 // New builds a Provider.

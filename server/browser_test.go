@@ -111,6 +111,11 @@ func TestBrowserLoginAndConsent(t *testing.T) {
 		if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
 			t.Errorf("X-Frame-Options %q, want DENY", got)
 		}
+		// same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" on
+		// the page's own form posts, which the cross-site check refuses.
+		if got := resp.Header.Get("Referrer-Policy"); got != "same-origin" {
+			t.Errorf("Referrer-Policy %q, want same-origin", got)
+		}
 		if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 			t.Errorf("Cache-Control %q, want no-store", got)
 		}
@@ -239,4 +244,5 @@ func TestBrowserLoginAndConsent(t *testing.T) {
 	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Errorf("at_hash: %v", err)
 	}
+
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,14 +73,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 func (s *Server) init(ctx context.Context) error {
 	var sealer *tokens.Sealer
+	var csrfKey []byte
 	if s.cfg.KeyEncryptionKey == "" {
-		s.log.Warn("no key encryption key configured: signing keys are stored unencrypted (acceptable for development only)")
+		s.log.Warn("no key encryption key configured: signing keys are stored unencrypted, and login forms " +
+			"work only when posted to the replica that showed them (acceptable for development only)")
 	} else {
 		kek, err := tokens.ParseKEK(s.cfg.KeyEncryptionKey)
 		if err != nil {
 			return fmt.Errorf("key encryption key: %w", err)
 		}
 		if sealer, err = tokens.NewSealer(kek); err != nil {
+			return err
+		}
+		if csrfKey, err = deriveCSRFKey(kek); err != nil {
 			return err
 		}
 	}
@@ -132,6 +139,7 @@ func (s *Server) init(ctx context.Context) error {
 		Log:         s.log,
 		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization},
 		Limiter:     s.limiter,
+		CSRFKey:     csrfKey,
 	})
 	if err != nil {
 		return err
@@ -157,6 +165,16 @@ func (s *Server) init(ctx context.Context) error {
 	s.limiter.Pattern = func(r *http.Request) string { _, p := mux.Handler(r); return p }
 	s.handler = s.middleware(mux)
 	return nil
+}
+
+// deriveCSRFKey derives the key of the login forms' CSRF tokens from the key-encryption
+// key. Every replica must compute the same tokens (a page one replica renders is posted to
+// another) and every replica already has the KEK, so nothing new is stored or
+// distributed; HKDF with its own label keeps the two uses of the KEK apart, and the CSRF
+// key reveals nothing of the KEK. Without a KEK the provider draws a random key per
+// process (development, one replica).
+func deriveCSRFKey(kek []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, kek, nil, "authly csrf token key v1", oauth.CSRFKeyLen)
 }
 
 // middleware wraps the mux in what every request passes, outermost first: panic

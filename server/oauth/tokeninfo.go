@@ -255,12 +255,12 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(p.sessionCookie); err == nil && c.Value != "" {
 		if err := p.store.DeleteSession(r.Context(), credentials.HashToken(c.Value)); err != nil {
 			p.log.ErrorContext(r.Context(), "logout: delete session", "error", err)
 		}
 	}
-	http.SetCookie(w, p.cookie(sessionCookie, "", -1))
+	http.SetCookie(w, p.cookie(p.sessionCookie, "", -1))
 	if client != nil {
 		req := &authRequest{client: client, redirectURI: target, state: f.get("state")}
 		p.redirect(w, r, req, nil)

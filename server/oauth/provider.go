@@ -251,6 +251,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathUserinfo, p.userinfo)
 	mux.HandleFunc("POST "+PathUserinfo, p.userinfo)
 	mux.HandleFunc("GET "+PathLogout, p.logout)
+	mux.HandleFunc("POST "+PathLogout, p.logout)
 }
 
 func (p *Provider) tokenOp(operation, grant, result string) {

@@ -133,7 +133,7 @@ func TestLogoutAsksWithoutHint(t *testing.T) {
 	}
 
 	// A browser without a session has nothing to confirm.
-	resp, page = newBrowser(t).get(logoutURL(e, url.Values{"client_id": {client.ID}, "post_logout_redirect_uri": {byeURI}}))
+	resp, _ = newBrowser(t).get(logoutURL(e, url.Values{"client_id": {client.ID}, "post_logout_redirect_uri": {byeURI}}))
 	redirectParams(t, resp, byeURI)
 	resp, page = newBrowser(t).get(e.URL + "/oidc/logout")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "You have been signed out") {

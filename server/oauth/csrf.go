@@ -127,7 +127,8 @@ func issuerOrigin(issuer string) string {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	if port := u.Port(); port != "" && !(u.Scheme == "https" && port == "443") && !(u.Scheme == "http" && port == "80") {
+	defaultPort := map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	if port := u.Port(); port != "" && port != defaultPort {
 		host += ":" + port
 	}
 	return u.Scheme + "://" + host

@@ -68,7 +68,8 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	switch action {
 	case "":
 		// A request from a client: ask unless the hint names this session's user.
-		if session != nil && !(hasHint && hint.Subject == session.UserID) {
+		hintOfThisUser := hasHint && session != nil && hint.Subject == session.UserID
+		if session != nil && !hintOfThisUser {
 			p.renderLogoutConfirmation(ctx, w, f, clientID, client, target, user, session)
 			return
 		}

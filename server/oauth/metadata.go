@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Scopes the server itself understands, beyond those registered in the store.
@@ -101,9 +102,14 @@ type GrantTypes interface {
 }
 
 // passwordGrantInUse reports whether some client may use the password grant. When that
-// cannot be read (database down, nothing cached), the grant is not advertised: discovery
-// keeps answering, and a client that has the grant knows it without discovery.
+// cannot be read (the database is down and nothing is cached), discovery keeps answering
+// with the last answer read, and does not ask again for grantTypeRetry, so that an outage
+// does not turn every discovery request into a database attempt and a log line.
 func (p *Provider) passwordGrantInUse(ctx context.Context) bool {
+	now := p.now()
+	if now.UnixNano() < p.grantTypeRetryAt.Load() {
+		return p.passwordGrantSeen.Load()
+	}
 	var inUse bool
 	var err error
 	if g, ok := p.clients.(GrantTypes); ok {
@@ -112,11 +118,16 @@ func (p *Provider) passwordGrantInUse(ctx context.Context) bool {
 		inUse, err = p.store.AnyClientHasGrantType(ctx, GrantPassword)
 	}
 	if err != nil {
-		p.log.WarnContext(ctx, "discovery: cannot tell whether a client has the password grant; not advertising it", "error", err)
-		return false
+		p.grantTypeRetryAt.Store(now.Add(grantTypeRetry).UnixNano())
+		p.log.WarnContext(ctx, "discovery: cannot tell whether a client has the password grant; advertising the last answer", "error", err)
+		return p.passwordGrantSeen.Load()
 	}
+	p.passwordGrantSeen.Store(inUse)
 	return inUse
 }
+
+// grantTypeRetry is how long discovery waits after failing to read the grant types in use.
+const grantTypeRetry = 5 * time.Second
 
 // The metadata documents are built at start; serving one writes precomputed bytes.
 func (p *Provider) serveOAuthMetadata(w http.ResponseWriter, r *http.Request) {

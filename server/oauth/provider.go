@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/credentials"
@@ -183,6 +184,10 @@ type Provider struct {
 	// The discovery documents, by whether they advertise the password grant.
 	oauthMetadata map[bool][]byte
 	oidcMetadata  map[bool][]byte
+	// The last answer to whether a client has the password grant, and (Unix ns) when to
+	// ask again after a failure to read it.
+	passwordGrantSeen atomic.Bool
+	grantTypeRetryAt  atomic.Int64
 }
 
 // New builds a Provider.

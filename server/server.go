@@ -414,7 +414,8 @@ const verifierLeeway = 30 * time.Second
 // longestTokenLifetime is how long after signing a token of this server can still be
 // accepted: the longer of the access and ID token lifetimes, plus the verifier's leeway.
 // Refresh tokens and codes are not signed. An expired ID token is still read as a logout's
-// id_token_hint, but only to name the client; once its key is gone the logout asks the user.
+// id_token_hint, to name the client and user; once its key is gone such a hint is refused
+// as not verifiably this server's.
 func (s *Server) longestTokenLifetime() time.Duration {
 	return max(s.cfg.AccessTokenTTL, s.cfg.IDTokenTTL) + verifierLeeway
 }

@@ -61,8 +61,10 @@ func newChromium(t *testing.T) context.Context {
 
 // Buttons as the user sees them: by their label (XPath, which Search resolves).
 const (
-	signInButton = chromedp.Search(`//button[normalize-space()="Sign in"]`)
-	allowButton  = chromedp.Search(`//button[normalize-space()="Allow"]`)
+	signInButton  = chromedp.Search(`//button[normalize-space()="Sign in"]`)
+	allowButton   = chromedp.Search(`//button[normalize-space()="Allow"]`)
+	signOutButton = chromedp.Search(`//button[normalize-space()="Sign out"]`)
+	signedOut     = chromedp.Search(`//h1[normalize-space()="Signed out"]`)
 )
 
 // A person signs in on the login page in a real browser, mistypes the password first,
@@ -110,6 +112,11 @@ func TestBrowserLoginAndConsent(t *testing.T) {
 		}
 		if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
 			t.Errorf("X-Frame-Options %q, want DENY", got)
+		}
+		// same-origin, not no-referrer: under no-referrer Chromium sends "Origin: null" on
+		// the page's own form posts, which the cross-site check refuses.
+		if got := resp.Header.Get("Referrer-Policy"); got != "same-origin" {
+			t.Errorf("Referrer-Policy %q, want same-origin", got)
 		}
 		if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 			t.Errorf("Cache-Control %q, want no-store", got)
@@ -238,5 +245,38 @@ func TestBrowserLoginAndConsent(t *testing.T) {
 	}
 	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Errorf("at_hash: %v", err)
+	}
+
+	// A logout link without an id_token_hint, as any site could place one: the browser
+	// shows a confirmation and the session lives on until the user confirms (OIDC
+	// RP-Initiated Logout section 2).
+	sessions := func() int {
+		t.Helper()
+		list, err := e.store.ListUserSessions(e.ctx, user.ID, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+"/oidc/logout"), chromedp.WaitVisible(signOutButton)); err != nil {
+		t.Fatalf("logout confirmation: %v", err)
+	}
+	if n := sessions(); n != 1 {
+		t.Fatalf("%d sessions while the logout confirmation shows, want 1", n)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(signOutButton), chromedp.WaitVisible(signedOut)); err != nil {
+		t.Fatalf("confirming the logout: %v", err)
+	}
+	if n := sessions(); n != 0 {
+		t.Errorf("%d sessions after confirming the logout, want 0", n)
+	}
+	cookies, err = chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies.Cookies {
+		if c.Name == "authly_session" {
+			t.Errorf("session cookie %q still in the browser after logout", c.Value)
+		}
 	}
 }

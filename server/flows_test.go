@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -571,4 +572,63 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d redemptions succeeded, want exactly 1", wins)
 	}
+}
+
+// Discovery advertises the password grant (which OAuth 2.1 drops) only while some client
+// may use it, following changes made anywhere through the store's notifications.
+func TestDiscoveryAdvertisesPasswordGrantOnlyInUse(t *testing.T) {
+	e := newTestEnv(t)
+	grants := func(path string) []string {
+		t.Helper()
+		var md struct {
+			GrantTypes []string `json:"grant_types_supported"`
+		}
+		_, body := newBrowser(t).get(e.URL + path)
+		if err := json.Unmarshal([]byte(body), &md); err != nil {
+			t.Fatal(err)
+		}
+		return md.GrantTypes
+	}
+	// advertised reports whether both documents advertise the password grant, and
+	// notAdvertised whether neither does (a change may arrive between the two requests).
+	inDocs := func() (oidcDoc, oauthDoc bool) {
+		return slices.Contains(grants("/.well-known/openid-configuration"), "password"),
+			slices.Contains(grants("/.well-known/oauth-authorization-server"), "password")
+	}
+	advertised := func() bool { a, b := inDocs(); return a && b }
+	notAdvertised := func() bool { a, b := inDocs(); return !a && !b }
+	if got := grants("/.well-known/openid-configuration"); !equalJSON(toAny(got), []string{"authorization_code", "refresh_token", "client_credentials"}) {
+		t.Errorf("grant_types_supported %v with no password client, want the three OAuth 2.1 grants", got)
+	}
+	web, _ := e.webClient()
+	if !notAdvertised() {
+		t.Fatal("password grant advertised with no client allowed it")
+	}
+	legacy, _ := e.webClient(func(c *store.Client) { c.GrantTypes = append(c.GrantTypes, "password") })
+	waitFor(t, "discovery to advertise the password grant", advertised)
+	// Another client gains it, then both lose it (as another replica or the operator
+	// would change them in the database).
+	web.GrantTypes = append(web.GrantTypes, "password")
+	if err := e.store.UpdateClient(e.ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.DeleteClient(e.ctx, legacy.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !advertised() {
+		t.Fatal("password grant no longer advertised while a client still has it")
+	}
+	web.GrantTypes = slices.DeleteFunc(web.GrantTypes, func(g string) bool { return g == "password" })
+	if err := e.store.UpdateClient(e.ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "discovery to stop advertising the password grant", notAdvertised)
+}
+
+func toAny(list []string) any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
+	}
+	return out
 }

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 type testEnv struct {
 	t      testing.TB
 	URL    string
+	ts     *httptest.Server
 	srv    *server.Server
 	store  *store.Store
 	reg    *registry.Registry
@@ -44,6 +45,21 @@ func newTestEnv(t testing.TB, configure ...func(*server.Config)) *testEnv {
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
 	t.Cleanup(ts.Close)
+	return startTestEnv(t, ts, configure...)
+}
+
+// newTLSTestEnv is newTestEnv served over https (the issuer is https://127.0.0.1:port);
+// its browsers are made with e.newTLSBrowser.
+func newTLSTestEnv(t testing.TB, configure ...func(*server.Config)) *testEnv {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return startTestEnv(t, ts, configure...)
+}
+
+func startTestEnv(t testing.TB, ts *httptest.Server, configure ...func(*server.Config)) *testEnv {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DatabaseURL = storetest.URL(t)
 	cfg.Issuer = ts.URL
@@ -66,7 +82,7 @@ func newTestEnv(t testing.TB, configure ...func(*server.Config)) *testEnv {
 	srv.Start(ctx)
 	ts.Config.Handler = srv.Handler()
 	return &testEnv{
-		t: t, URL: ts.URL, srv: srv, store: srv.Store(), ctx: ctx, cancel: cancel,
+		t: t, URL: ts.URL, ts: ts, srv: srv, store: srv.Store(), ctx: ctx, cancel: cancel,
 		reg: &registry.Registry{Store: srv.Store(), Password: fastPasswords},
 	}
 }
@@ -127,6 +143,13 @@ func newBrowser(t *testing.T) *browser {
 	}}
 }
 
+// newTLSBrowser is newBrowser for an environment served over https.
+func (e *testEnv) newTLSBrowser(t *testing.T) *browser {
+	b := newBrowser(t)
+	b.c.Transport = e.ts.Client().Transport
+	return b
+}
+
 func (b *browser) get(u string) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.c.Get(u)
@@ -139,6 +162,24 @@ func (b *browser) get(u string) (*http.Response, string) {
 func (b *browser) post(u string, form url.Values) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.c.PostForm(u, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return resp, readBody(b.t, resp)
+}
+
+// postWith posts a form with extra request headers (Origin, Sec-Fetch-Site).
+func (b *browser) postWith(u string, form url.Values, header http.Header) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,14 +73,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 func (s *Server) init(ctx context.Context) error {
 	var sealer *tokens.Sealer
+	var csrfKey []byte
 	if s.cfg.KeyEncryptionKey == "" {
-		s.log.Warn("no key encryption key configured: signing keys are stored unencrypted (acceptable for development only)")
+		s.log.Warn("no key encryption key configured: signing keys are stored unencrypted, and login forms " +
+			"work only when posted to the replica that showed them (acceptable for development only)")
 	} else {
 		kek, err := tokens.ParseKEK(s.cfg.KeyEncryptionKey)
 		if err != nil {
 			return fmt.Errorf("key encryption key: %w", err)
 		}
 		if sealer, err = tokens.NewSealer(kek); err != nil {
+			return err
+		}
+		if csrfKey, err = deriveCSRFKey(kek); err != nil {
 			return err
 		}
 	}
@@ -127,11 +134,12 @@ func (s *Server) init(ctx context.Context) error {
 		Store:       s.store,
 		Clients:     s.clients,
 		Keys:        s.keys,
-		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: 30 * time.Second}, 100_000),
+		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: verifierLeeway}, 100_000),
 		Revocations: s.revocations,
 		Log:         s.log,
 		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization},
 		Limiter:     s.limiter,
+		CSRFKey:     csrfKey,
 	})
 	if err != nil {
 		return err
@@ -157,6 +165,16 @@ func (s *Server) init(ctx context.Context) error {
 	s.limiter.Pattern = func(r *http.Request) string { _, p := mux.Handler(r); return p }
 	s.handler = s.middleware(mux)
 	return nil
+}
+
+// deriveCSRFKey derives the key of the login forms' CSRF tokens from the key-encryption
+// key. Every replica must compute the same tokens (a page one replica renders is posted to
+// another) and every replica already has the KEK, so nothing new is stored or
+// distributed; HKDF with its own label keeps the two uses of the KEK apart, and the CSRF
+// key reveals nothing of the KEK. Without a KEK the provider draws a random key per
+// process (development, one replica).
+func deriveCSRFKey(kek []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, kek, nil, "authly csrf token key v1", oauth.CSRFKeyLen)
 }
 
 // middleware wraps the mux in what every request passes, outermost first: panic
@@ -356,8 +374,8 @@ func (s *Server) reloadKeys(ctx context.Context) {
 	}
 }
 
-// purgeLoop deletes expired codes, tokens, deny-list entries and sessions in small batches,
-// so that tables do not grow without bound.
+// purgeLoop deletes expired codes, tokens, deny-list entries, sessions and signing keys
+// in small batches, so that tables do not grow without bound.
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
@@ -367,14 +385,39 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := s.store.PurgeExpired(ctx, time.Now(), 1000)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("purge expired rows", "error", err)
-		} else if n > 0 {
-			s.log.Debug("purged expired rows", "rows", n)
-		}
-		s.revocations.Prune()
+		s.purge(ctx, time.Now())
 	}
+}
+
+// purge is one pass of the purge loop at now.
+func (s *Server) purge(ctx context.Context, now time.Time) {
+	n, err := s.store.PurgeExpired(ctx, now, 1000)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("purge expired rows", "error", err)
+	} else if n > 0 {
+		s.log.Debug("purged expired rows", "rows", n)
+	}
+	// Retired keys go once no token they signed can still be valid. The deletion notifies
+	// every replica, which reloads its keys.
+	keys, err := s.store.DeleteExpiredKeys(ctx, now, s.longestTokenLifetime())
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("delete expired signing keys", "error", err)
+	} else if keys > 0 {
+		s.log.Info("deleted retired signing keys", "keys", keys)
+	}
+	s.revocations.Prune()
+}
+
+// verifierLeeway is how far past its expiry the server still accepts a token (clock skew).
+const verifierLeeway = 30 * time.Second
+
+// longestTokenLifetime is how long after signing a token of this server can still be
+// accepted: the longer of the access and ID token lifetimes, plus the verifier's leeway.
+// Refresh tokens and codes are not signed. An expired ID token is still read as a logout's
+// id_token_hint, to name the client and user; once its key is gone such a hint is refused
+// as not verifiably this server's.
+func (s *Server) longestTokenLifetime() time.Duration {
+	return max(s.cfg.AccessTokenTTL, s.cfg.IDTokenTTL) + verifierLeeway
 }
 
 // pprofMux serves the runtime profiles of net/http/pprof.

@@ -202,7 +202,7 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A lockout from failed logins is lifted by the reset.
-	if _, err := e.store.RecordLoginFailure(e.ctx, "carl", now, 1, time.Hour, time.Hour); err != nil {
+	if _, err := e.store.RecordLoginFailure(e.ctx, store.UserLockoutKey(u.ID), now, 1, time.Hour, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	want(t, "reset", e.do("POST", "/admin/users/"+u.ID+"/password", tokAll, `{"password":"new password"}`), http.StatusNoContent)
@@ -217,7 +217,7 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 		t.Errorf("%d sessions survived the reset", len(left))
 	}
 	wantUserCutoff(t, e, u.ID)
-	if until, _ := e.store.LoginLockedUntil(e.ctx, "carl", time.Now()); !until.IsZero() {
+	if until, _ := e.store.LoginLockedUntil(e.ctx, store.UserLockoutKey(u.ID), time.Now()); !until.IsZero() {
 		t.Errorf("still locked until %v after the reset", until)
 	}
 	want(t, "reset unknown", e.do("POST", "/admin/users/00000000-0000-4000-8000-000000000000/password", tokAll, `{"password":"new password"}`), http.StatusNotFound)

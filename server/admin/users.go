@@ -112,14 +112,10 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request, caller *toke
 		a.failNotFound(w, r, err, "user")
 		return
 	}
-	for _, login := range []string{u.Username, u.Email} {
-		if login == "" {
-			continue
-		}
-		if err := a.store.ClearLoginFailures(r.Context(), login); err != nil {
-			a.fail(w, r, err)
-			return
-		}
+	// Failed logins of a user count against the user, whichever login was typed.
+	if err := a.store.ClearLoginFailures(r.Context(), store.UserLockoutKey(u.ID)); err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	a.audit(r, caller, "user password reset", u.ID)
 	w.WriteHeader(http.StatusNoContent)

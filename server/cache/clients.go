@@ -5,6 +5,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +17,11 @@ type ClientLoader interface {
 	GetClient(ctx context.Context, clientID string) (*store.Client, error)
 }
 
+// GrantTypeLoader answers whether any client may use a grant type (store.Store does).
+type GrantTypeLoader interface {
+	AnyClientHasGrantType(ctx context.Context, grantType string) (bool, error)
+}
+
 // Clients is a read-through cache of clients. Unknown ids are not cached, so that requests
 // with random ids cannot fill memory.
 type Clients struct {
@@ -23,6 +29,8 @@ type Clients struct {
 
 	mu      sync.RWMutex
 	entries map[string]*store.Client
+	// grantTypes caches AnyHasGrantType's answers; every invalidation drops them.
+	grantTypes map[string]bool
 	// gen counts invalidations: a load that raced with one does not store its result,
 	// which may be older than the change.
 	gen uint64
@@ -32,7 +40,36 @@ type Clients struct {
 
 // NewClients returns an empty cache in front of load.
 func NewClients(load ClientLoader) *Clients {
-	return &Clients{load: load, entries: make(map[string]*store.Client)}
+	return &Clients{load: load, entries: make(map[string]*store.Client), grantTypes: make(map[string]bool)}
+}
+
+// AnyHasGrantType reports whether some client may use grantType (discovery advertises the
+// password grant only then). The answer is kept until a client changes: any change
+// invalidates a client on every replica (the store's NOTIFY) and drops the answer with it,
+// and a reconnected listener resets the cache, so the answer is as current as the cached
+// clients are. The loader must implement GrantTypeLoader.
+func (c *Clients) AnyHasGrantType(ctx context.Context, grantType string) (bool, error) {
+	c.mu.RLock()
+	ok, known := c.grantTypes[grantType]
+	gen := c.gen
+	c.mu.RUnlock()
+	if known {
+		return ok, nil
+	}
+	gl, isLoader := c.load.(GrantTypeLoader)
+	if !isLoader {
+		return false, errors.New("cache: the client loader cannot tell which grant types are in use")
+	}
+	ok, err := gl.AnyClientHasGrantType(ctx, grantType)
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.grantTypes[grantType] = ok
+	}
+	c.mu.Unlock()
+	return ok, nil
 }
 
 // Client returns the client with that id; callers must not modify it.
@@ -70,6 +107,7 @@ func (c *Clients) Stats() (size int, hits, misses uint64) {
 func (c *Clients) Invalidate(clientID string) {
 	c.mu.Lock()
 	delete(c.entries, clientID)
+	clear(c.grantTypes)
 	c.gen++
 	c.mu.Unlock()
 }
@@ -78,6 +116,7 @@ func (c *Clients) Invalidate(clientID string) {
 func (c *Clients) Reset() {
 	c.mu.Lock()
 	c.entries = make(map[string]*store.Client)
+	clear(c.grantTypes)
 	c.gen++
 	c.mu.Unlock()
 }

@@ -291,3 +291,74 @@ func TestClientsConcurrent(t *testing.T) {
 		mustClient(t, c, id, want)
 	}
 }
+
+// grantLoader is a GrantTypeLoader over a settable answer, counting its calls; onQuery,
+// when set, runs inside a query (to invalidate while one is in flight).
+type grantLoader struct {
+	*fakeClients
+	mu      sync.Mutex
+	inUse   map[string]bool
+	queries int
+	onQuery func()
+}
+
+func (g *grantLoader) AnyClientHasGrantType(_ context.Context, grantType string) (bool, error) {
+	g.mu.Lock()
+	g.queries++
+	ok := g.inUse[grantType]
+	hook := g.onQuery
+	g.onQuery = nil
+	g.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return ok, nil
+}
+
+func (g *grantLoader) set(grantType string, inUse bool) {
+	g.mu.Lock()
+	g.inUse[grantType] = inUse
+	g.mu.Unlock()
+}
+
+func TestAnyHasGrantTypeFollowsInvalidations(t *testing.T) {
+	ctx := context.Background()
+	g := &grantLoader{fakeClients: newFakeClients(), inUse: map[string]bool{}}
+	c := NewClients(g)
+	want := func(wantInUse bool, wantQueries int) {
+		t.Helper()
+		got, err := c.AnyHasGrantType(ctx, "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.mu.Lock()
+		n := g.queries
+		g.mu.Unlock()
+		if got != wantInUse || n != wantQueries {
+			t.Fatalf("AnyHasGrantType = %v after %d queries, want %v after %d", got, n, wantInUse, wantQueries)
+		}
+	}
+	want(false, 1)
+	want(false, 1) // cached
+	g.set("password", true)
+	want(false, 1) // not seen until a client changes
+	c.Invalidate("any-client")
+	want(true, 2)
+	want(true, 2)
+	g.set("password", false)
+	c.Reset()
+	want(false, 3)
+
+	// An answer read while a change arrives is not kept: it may predate the change.
+	g.mu.Lock()
+	g.onQuery = func() { g.set("password", true); c.Invalidate("x") }
+	g.mu.Unlock()
+	c.Invalidate("y")
+	want(false, 4)
+	want(true, 5)
+
+	// A loader that cannot answer is an error, not a guess.
+	if _, err := NewClients(newFakeClients()).AnyHasGrantType(ctx, "password"); err == nil {
+		t.Error("AnyHasGrantType without a GrantTypeLoader: no error")
+	}
+}

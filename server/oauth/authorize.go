@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -12,12 +11,6 @@ import (
 
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
-)
-
-// Cookies of the login flow.
-const (
-	sessionCookie = "authly_session"
-	csrfCookie    = "authly_csrf"
 )
 
 // authorizeParams are the request parameters the login and consent forms carry along, in
@@ -146,15 +139,17 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req *authRequest) {
 	ctx := r.Context()
 	now := p.now()
+	session, user := p.currentSession(ctx, r, now)
 	action := ""
 	if r.Method == http.MethodPost {
+		// A post with an action is one of our forms; without, an authorization request
+		// that a client sent as a form post (OIDC Core 3.1.2.1), checked like a GET.
 		action = r.PostForm.Get("action")
-		if action != "" && !p.validCSRF(r) {
-			p.renderError(w, http.StatusForbidden, newError(ErrAccessDenied, "the form expired or was not sent by this site; go back and try again"))
+		if action != "" && !p.validAuthorizeForm(r, action, session) {
+			p.renderError(w, http.StatusForbidden, errForgedForm)
 			return
 		}
 	}
-	session, user := p.currentSession(ctx, r, now)
 	freshLogin := false
 	if action == "login" {
 		login := r.PostForm.Get("username")
@@ -218,7 +213,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 				p.redirectError(w, r, req, newError(ErrConsentRequired, "the user has not consented"))
 				return
 			}
-			p.renderConsent(w, r, req, user)
+			p.renderConsent(w, r, req, user, session)
 			return
 		}
 	}
@@ -316,11 +311,11 @@ func clientName(c *store.Client) string {
 func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, req *authRequest, username, message string, status int) {
 	p.render(w, status, "login", &pageData{
 		Title: "Sign in", Action: PathAuthorize, ClientName: clientName(req.client),
-		Username: username, Error: message, Hidden: p.hiddenFields(req), CSRF: p.csrfToken(w, r),
+		Username: username, Error: message, Hidden: p.hiddenFields(req), CSRF: p.loginCSRF(w, r),
 	}, req.redirectURI)
 }
 
-func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user *store.User) {
+func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user *store.User, session *store.Session) {
 	views := make([]scopeView, 0, len(req.scopes))
 	for _, s := range req.scopes {
 		v := scopeView{Name: s, Description: builtinScopeDescriptions[s]}
@@ -333,7 +328,7 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, req *au
 	}
 	p.render(w, http.StatusOK, "consent", &pageData{
 		Title: "Allow access", Action: PathAuthorize, ClientName: clientName(req.client),
-		Username: user.Username, Hidden: p.hiddenFields(req), CSRF: p.csrfToken(w, r), Scopes: views,
+		Username: user.Username, Hidden: p.hiddenFields(req), CSRF: p.sessionCSRF(csrfConsent, session), Scopes: views,
 	}, req.redirectURI)
 }
 
@@ -346,7 +341,7 @@ var builtinScopeDescriptions = map[string]string{
 
 // currentSession returns the login session of the request's cookie, if it is valid.
 func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(p.sessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
@@ -375,10 +370,10 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, u *store
 		return nil, err
 	}
 	// Replace any earlier session of this browser (session fixation).
-	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+	if old, err := r.Cookie(p.sessionCookie); err == nil && old.Value != "" {
 		_ = p.store.DeleteSession(r.Context(), credentials.HashToken(old.Value))
 	}
-	http.SetCookie(w, p.cookie(sessionCookie, value, int(p.cfg.SessionTTL/time.Second)))
+	http.SetCookie(w, p.cookie(p.sessionCookie, value, int(p.cfg.SessionTTL/time.Second)))
 	return s, nil
 }
 
@@ -389,25 +384,22 @@ func (p *Provider) cookie(name, value string, maxAge int) *http.Cookie {
 	}
 }
 
-// csrfToken returns the double-submit token of this browser, setting its cookie when new.
-func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value
-	}
-	v, err := credentials.NewToken(p.rand)
-	if err != nil {
-		return ""
-	}
-	http.SetCookie(w, p.cookie(csrfCookie, v, 0))
-	return v
-}
+// errForgedForm answers a form post that fails the CSRF checks.
+var errForgedForm = newError(ErrAccessDenied, "the form expired or was not sent by this site; go back and try again")
 
-func (p *Provider) validCSRF(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || len(c.Value) < 32 {
+// validAuthorizeForm checks a post of the login or consent form: from our own origin, with
+// the token of its form (see csrf.go).
+func (p *Provider) validAuthorizeForm(r *http.Request, action string, session *store.Session) bool {
+	if p.crossSitePost(r) {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf_token"))) == 1
+	switch action {
+	case "login":
+		return p.validLoginCSRF(r)
+	case "consent":
+		return p.validSessionCSRF(r, csrfConsent, session)
+	}
+	return false
 }
 
 func truncate(s string, n int) string {

@@ -1,9 +1,11 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Scopes the server itself understands, beyond those registered in the store.
@@ -38,8 +40,26 @@ type metadata struct {
 	RequestURIParameterSupported               *bool    `json:"request_uri_parameter_supported,omitempty"`
 }
 
+// buildMetadata renders the documents once, each with and without the password grant:
+// OAuth 2.1 drops it, so it is advertised only while some client may use it.
 func (p *Provider) buildMetadata() error {
+	p.oauthMetadata, p.oidcMetadata = map[bool][]byte{}, map[bool][]byte{}
+	for _, password := range []bool{false, true} {
+		oauthDoc, oidcDoc, err := p.renderMetadata(password)
+		if err != nil {
+			return err
+		}
+		p.oauthMetadata[password], p.oidcMetadata[password] = oauthDoc, oidcDoc
+	}
+	return nil
+}
+
+func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte, err error) {
 	iss := p.cfg.Issuer
+	grants := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	if passwordGrant {
+		grants = append(grants, GrantPassword)
+	}
 	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
 	m := metadata{
 		Issuer:                                     iss,
@@ -51,16 +71,15 @@ func (p *Provider) buildMetadata() error {
 		ScopesSupported:                            builtinScopes,
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token", "client_credentials", "password"},
+		GrantTypesSupported:                        grants,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post"},
 		AuthorizationResponseISSParameterSupported: true,
 	}
-	var err error
-	if p.oauthMetadata, err = json.Marshal(m); err != nil {
-		return err
+	if oauthDoc, err = json.Marshal(m); err != nil {
+		return nil, nil, err
 	}
 	no := false
 	m.UserinfoEndpoint = iss + PathUserinfo
@@ -71,17 +90,52 @@ func (p *Provider) buildMetadata() error {
 		"name", "given_name", "family_name", "preferred_username", "email", "email_verified"}
 	m.PromptValuesSupported = []string{"none", "login", "consent"}
 	m.ClaimsParameterSupported, m.RequestParameterSupported, m.RequestURIParameterSupported = &no, &no, &no
-	p.oidcMetadata, err = json.Marshal(m)
-	return err
+	oidcDoc, err = json.Marshal(m)
+	return oauthDoc, oidcDoc, err
 }
 
-// The metadata documents are built once; serving them writes precomputed bytes.
-func (p *Provider) serveOAuthMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeStatic(w, p.oauthMetadata)
+// GrantTypes tells whether some client may use a grant type. The server's client cache
+// implements it (cache.Clients), keeping the answer until a client changes on any
+// replica; without it the Provider asks the store on every discovery request.
+type GrantTypes interface {
+	AnyHasGrantType(ctx context.Context, grantType string) (bool, error)
 }
 
-func (p *Provider) serveOIDCMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeStatic(w, p.oidcMetadata)
+// passwordGrantInUse reports whether some client may use the password grant. When that
+// cannot be read (the database is down and nothing is cached), discovery keeps answering
+// with the last answer read, and does not ask again for grantTypeRetry, so that an outage
+// does not turn every discovery request into a database attempt and a log line.
+func (p *Provider) passwordGrantInUse(ctx context.Context) bool {
+	now := p.now()
+	if now.UnixNano() < p.grantTypeRetryAt.Load() {
+		return p.passwordGrantSeen.Load()
+	}
+	var inUse bool
+	var err error
+	if g, ok := p.clients.(GrantTypes); ok {
+		inUse, err = g.AnyHasGrantType(ctx, GrantPassword)
+	} else {
+		inUse, err = p.store.AnyClientHasGrantType(ctx, GrantPassword)
+	}
+	if err != nil {
+		p.grantTypeRetryAt.Store(now.Add(grantTypeRetry).UnixNano())
+		p.log.WarnContext(ctx, "discovery: cannot tell whether a client has the password grant; advertising the last answer", "error", err)
+		return p.passwordGrantSeen.Load()
+	}
+	p.passwordGrantSeen.Store(inUse)
+	return inUse
+}
+
+// grantTypeRetry is how long discovery waits after failing to read the grant types in use.
+const grantTypeRetry = 5 * time.Second
+
+// The metadata documents are built at start; serving one writes precomputed bytes.
+func (p *Provider) serveOAuthMetadata(w http.ResponseWriter, r *http.Request) {
+	writeStatic(w, p.oauthMetadata[p.passwordGrantInUse(r.Context())])
+}
+
+func (p *Provider) serveOIDCMetadata(w http.ResponseWriter, r *http.Request) {
+	writeStatic(w, p.oidcMetadata[p.passwordGrantInUse(r.Context())])
 }
 
 func (p *Provider) serveJWKS(w http.ResponseWriter, _ *http.Request) {

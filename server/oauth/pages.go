@@ -59,7 +59,10 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data *
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: a request to another origin (the redirect to the
+	// client) still carries no Referer, while a post of our own forms carries the Origin
+	// that crossSitePost checks (under no-referrer browsers send "Origin: null").
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -4,6 +4,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/credentials"
@@ -149,6 +151,10 @@ type Deps struct {
 	Hooks       Hooks
 	// Limiter, when set, limits the token endpoint per client.
 	Limiter ClientLimiter
+	// CSRFKey (at least CSRFKeyLen bytes) keys the login, consent and logout forms' CSRF
+	// tokens; every replica needs the same one. Empty: a random key of this process, for a
+	// single replica (development).
+	CSRFKey []byte
 }
 
 // Provider serves the OAuth and OIDC endpoints.
@@ -169,8 +175,19 @@ type Provider struct {
 	// hashSlots bounds concurrent password verifications to the cores there are.
 	hashSlots chan struct{}
 
-	oauthMetadata []byte
-	oidcMetadata  []byte
+	csrfKey []byte
+	// origin is the issuer's origin, which the browser names in Origin on our own forms.
+	origin string
+	// Names of the session and login-binding cookies (__Host- prefixed over https).
+	sessionCookie, csrfCookie string
+
+	// The discovery documents, by whether they advertise the password grant.
+	oauthMetadata map[bool][]byte
+	oidcMetadata  map[bool][]byte
+	// The last answer to whether a client has the password grant, and (Unix ns) when to
+	// ask again after a failure to read it.
+	passwordGrantSeen atomic.Bool
+	grantTypeRetryAt  atomic.Int64
 }
 
 // New builds a Provider.
@@ -194,6 +211,22 @@ func New(d Deps) (*Provider, error) {
 	}
 	if p.rand == nil {
 		p.rand = rand.Reader
+	}
+	switch {
+	case len(d.CSRFKey) == 0:
+		p.csrfKey = make([]byte, CSRFKeyLen)
+		if _, err := io.ReadFull(p.rand, p.csrfKey); err != nil {
+			return nil, fmt.Errorf("oauth: CSRF key: %w", err)
+		}
+	case len(d.CSRFKey) < CSRFKeyLen:
+		return nil, fmt.Errorf("oauth: the CSRF key has %d bytes, want at least %d", len(d.CSRFKey), CSRFKeyLen)
+	default:
+		p.csrfKey = bytes.Clone(d.CSRFKey)
+	}
+	p.origin = issuerOrigin(p.cfg.Issuer)
+	p.sessionCookie, p.csrfCookie = sessionCookieName, csrfCookieName
+	if strings.HasPrefix(p.cfg.Issuer, "https://") {
+		p.sessionCookie, p.csrfCookie = hostCookiePrefix+sessionCookieName, hostCookiePrefix+csrfCookieName
 	}
 	p.issuer = &tokens.Issuer{Issuer: p.cfg.Issuer, Keys: d.Keys, Clock: p.now, Rand: p.rand}
 	p.verifier = d.Verifier
@@ -223,6 +256,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathUserinfo, p.userinfo)
 	mux.HandleFunc("POST "+PathUserinfo, p.userinfo)
 	mux.HandleFunc("GET "+PathLogout, p.logout)
+	mux.HandleFunc("POST "+PathLogout, p.logout)
 }
 
 func (p *Provider) tokenOp(operation, grant, result string) {

@@ -307,21 +307,29 @@ func (p *Provider) releaseHashSlot() { <-p.hashSlots }
 var errBadCredentials = newError(ErrInvalidGrant, "invalid username or password")
 
 // checkPassword verifies a login, counting failures in the database so that every replica
-// agrees on lockouts.
+// agrees on lockouts. Failures count against the user once the login names one, whichever
+// of its spellings was typed, and against the typed login otherwise (store.UserLockoutKey,
+// store.LoginLockoutKey). A successful login stores the password's hash anew when it was
+// made with other argon2id parameters than the configured ones, in the same transaction
+// that forgets the failures: raising the parameters upgrades each hash at its next login.
 func (p *Provider) checkPassword(ctx context.Context, login, password string) (*store.User, error) {
 	now := p.now()
-	lockedUntil, err := p.store.LoginLockedUntil(ctx, login, now)
+	user, err := p.store.GetUserByLogin(ctx, login)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	key := store.LoginLockoutKey(login)
+	if user != nil {
+		key = store.UserLockoutKey(user.ID)
+	}
+	lockedUntil, err := p.store.LoginLockedUntil(ctx, key, now)
 	if err != nil {
 		return nil, err
 	}
 	if !lockedUntil.IsZero() {
 		return nil, newError(ErrInvalidGrant, "too many failed logins; try again later")
 	}
-	user, err := p.store.GetUserByLogin(ctx, login)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	ok := false
+	ok, rehash := false, ""
 	if err := p.acquireHashSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -331,18 +339,30 @@ func (p *Provider) checkPassword(ctx context.Context, login, password string) (*
 			p.log.ErrorContext(ctx, "stored password hash is unreadable", "user_id", user.ID, "error", err)
 			ok = false
 		}
+		if ok && credentials.NeedsRehash(user.PasswordHash, p.cfg.Password) {
+			if rehash, err = credentials.HashPassword(p.cfg.Password, password, p.rand); err != nil {
+				// The login stands; the hash is upgraded at a later one.
+				p.log.ErrorContext(ctx, "rehash password", "user_id", user.ID, "error", err)
+				rehash = ""
+			}
+		}
 	} else {
 		credentials.DummyVerify(p.cfg.Password, password)
 	}
 	p.releaseHashSlot()
 	if !ok {
-		if _, err := p.store.RecordLoginFailure(ctx, login, now, p.cfg.LockoutFailures, p.cfg.LockoutWindow, p.cfg.LockoutDuration); err != nil {
+		if _, err := p.store.RecordLoginFailure(ctx, key, now, p.cfg.LockoutFailures, p.cfg.LockoutWindow, p.cfg.LockoutDuration); err != nil {
 			return nil, err
 		}
 		return nil, errBadCredentials
 	}
-	if err := p.store.ClearLoginFailures(ctx, login); err != nil {
+	rehashed, err := p.store.LoginSucceeded(ctx, key, user.ID, user.PasswordHash, rehash)
+	if err != nil {
 		return nil, err
+	}
+	if rehashed {
+		p.log.InfoContext(ctx, "password hash upgraded to the configured argon2id parameters", "user_id", user.ID)
+		user.PasswordHash = rehash
 	}
 	return user, nil
 }

@@ -94,6 +94,18 @@ func (s *Store) GetClient(ctx context.Context, clientID string) (*Client, error)
 	return c, nil
 }
 
+// AnyClientHasGrantType reports whether some client may use the grant type. It reads the
+// whole (small) clients table; callers cache the answer until a client changes.
+func (s *Store) AnyClientHasGrantType(ctx context.Context, grantType string) (bool, error) {
+	defer s.done("client_any_grant_type", s.start())
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clients WHERE $1 = ANY (grant_types))`, grantType).Scan(&ok)
+	if err != nil {
+		return false, wrap("client_any_grant_type", err)
+	}
+	return ok, nil
+}
+
 // pageLimit is the page size when a Page names none.
 const pageLimit = 100
 

@@ -223,3 +223,28 @@ func TestSetClientSecret(t *testing.T) {
 	}
 	wantErr(t, "SetClientSecret(unknown)", s.SetClientSecret(ctx, "nope", hash("x"), time.Time{}), store.ErrNotFound)
 }
+
+func TestAnyClientHasGrantType(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	want := func(grantType string, wantInUse bool) {
+		t.Helper()
+		got, err := s.AnyClientHasGrantType(ctx, grantType)
+		wantErr(t, "AnyClientHasGrantType", err, nil)
+		if got != wantInUse {
+			t.Errorf("AnyClientHasGrantType(%q) = %v, want %v", grantType, got, wantInUse)
+		}
+	}
+	want("password", false)
+	mustClient(t, s, "web")
+	legacy := mustClient(t, s, "legacy")
+	want("password", false)
+	want("refresh_token", true)
+	legacy.GrantTypes = append(legacy.GrantTypes, "password")
+	wantErr(t, "UpdateClient", s.UpdateClient(ctx, legacy), nil)
+	want("password", true)
+	want("pass", false) // whole grant types only
+	wantErr(t, "DeleteClient", s.DeleteClient(ctx, "legacy", t0), nil)
+	want("password", false)
+}

@@ -121,11 +121,15 @@ var deleteExpiredKeysSQL = `WITH del AS (
 	DELETE FROM signing_keys WHERE state = 'retired' AND retire_after <= $1 RETURNING kid)
 SELECT ` + notifySQL(ChangeKey, "kid") + ` FROM del`
 
-// DeleteExpiredKeys deletes the retired keys whose RetireAfter has passed at now, and
-// returns how many. A retired key without RetireAfter is kept.
-func (s *Store) DeleteExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
+// DeleteExpiredKeys deletes the retired keys that no token can need any more at now, and
+// returns how many: those whose RetireAfter lies tokenLifetime or more before now. A key
+// signs nothing after it retires, and RetireAfter is never before its retirement (the
+// rotation sets it to the retirement time plus how long the key stays published), so a
+// token it signed, valid for at most tokenLifetime, has expired by then. A retired key
+// without RetireAfter is kept.
+func (s *Store) DeleteExpiredKeys(ctx context.Context, now time.Time, tokenLifetime time.Duration) (int64, error) {
 	defer s.done("key_delete_expired", s.start())
-	tag, err := s.pool.Exec(ctx, deleteExpiredKeysSQL, now)
+	tag, err := s.pool.Exec(ctx, deleteExpiredKeysSQL, now.Add(-max(tokenLifetime, 0)))
 	if err != nil {
 		return 0, wrap("key_delete_expired", err)
 	}

@@ -127,20 +127,23 @@ func TestDeleteExpiredKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
+	// Tokens live an hour at most: a key is deleted an hour after its RetireAfter.
+	const lifetime = time.Hour
 	for _, k := range []*store.SigningKey{
-		{KID: "gone", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0.Add(-time.Second)},
-		{KID: "due-now", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0},
-		{KID: "still-verifying", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0.Add(time.Second)},
+		{KID: "gone", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0.Add(-lifetime - time.Second)},
+		{KID: "due-now", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0.Add(-lifetime)},
+		{KID: "still-verifying", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0.Add(-lifetime + time.Second)},
+		{KID: "retire-after-passed", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired, RetireAfter: t0.Add(-time.Minute)},
 		{KID: "retired-without-date", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyRetired},
 		{KID: "active", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyActive, RetireAfter: t0.Add(-time.Hour)},
 		{KID: "next", Algorithm: "ES256", PrivateKey: []byte("x"), State: store.KeyNext},
 	} {
 		wantErr(t, "InsertSigningKey", s.InsertSigningKey(ctx, k), nil)
 	}
-	n, err := s.DeleteExpiredKeys(ctx, t0)
+	n, err := s.DeleteExpiredKeys(ctx, t0, lifetime)
 	wantErr(t, "DeleteExpiredKeys", err, nil)
 	if n != 2 {
 		t.Errorf("deleted %d keys, want 2", n)
 	}
-	diff(t, "keys left", states(t, s), []string{"active=active", "next=next", "retired-without-date=retired", "still-verifying=retired"})
+	diff(t, "keys left", states(t, s), []string{"active=active", "next=next", "retire-after-passed=retired", "retired-without-date=retired", "still-verifying=retired"})
 }

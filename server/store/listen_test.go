@@ -49,7 +49,7 @@ func TestWritesNotifyOtherReplicas(t *testing.T) {
 		{"insert key", func() error { return writer.InsertSigningKey(ctx, key("k1", "ES256", store.KeyNext)) }, []store.Change{change(store.ChangeKey, "k1")}},
 		{"rotate keys", func() error { return writer.RotateSigningKeys(ctx, "ES256", key("k2", "ES256", ""), t0) }, []store.Change{change(store.ChangeKey, "k1"), change(store.ChangeKey, "k2")}},
 		{"rotate keys again", func() error { return writer.RotateSigningKeys(ctx, "ES256", nil, t0) }, []store.Change{change(store.ChangeKey, "k1"), change(store.ChangeKey, "k2")}},
-		{"delete expired keys", func() error { _, err := writer.DeleteExpiredKeys(ctx, t0); return err }, []store.Change{change(store.ChangeKey, "k1")}},
+		{"delete expired keys", func() error { _, err := writer.DeleteExpiredKeys(ctx, t0, 0); return err }, []store.Change{change(store.ChangeKey, "k1")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

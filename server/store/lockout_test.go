@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/authly-dev/authly-operator/server/store"
 )
 
 func TestLoginLockout(t *testing.T) {
@@ -131,4 +134,85 @@ func TestLoginFailuresCountAtomically(t *testing.T) {
 	if !until.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("the %dth failure locked until %v, want %v", n, until, t0.Add(time.Hour))
 	}
+}
+
+// A user's key and a typed login's key never meet, whatever is typed.
+func TestLockoutKeysApart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	u := mustUser(t, s, "hana")
+	typed := store.LoginLockoutKey(store.UserLockoutKey(u.ID))
+	if _, err := s.RecordLoginFailure(ctx, typed, t0, 1, time.Hour, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	until, err := s.LoginLockedUntil(ctx, store.UserLockoutKey(u.ID), t0)
+	wantErr(t, "LoginLockedUntil", err, nil)
+	if !until.IsZero() {
+		t.Fatalf("typing %q locked the user", typed)
+	}
+	if store.UserLockoutKey(strings.ToUpper(u.ID)) != store.UserLockoutKey(u.ID) {
+		t.Error("UserLockoutKey depends on the case of the ID")
+	}
+}
+
+func TestLoginSucceeded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	u := mustUser(t, s, "ines")
+	key := store.UserLockoutKey(u.ID)
+	stored := func() string {
+		t.Helper()
+		got, err := s.GetUser(ctx, u.ID)
+		wantErr(t, "GetUser", err, nil)
+		return got.PasswordHash
+	}
+	old := stored()
+	fail := func() {
+		t.Helper()
+		if _, err := s.RecordLoginFailure(ctx, key, t0, 1, time.Hour, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("no new hash: failures forgotten, hash kept", func(t *testing.T) {
+		fail()
+		rehashed, err := s.LoginSucceeded(ctx, key, u.ID, old, "")
+		wantErr(t, "LoginSucceeded", err, nil)
+		if rehashed || stored() != old {
+			t.Errorf("rehashed %v, hash %q, want the old one kept", rehashed, stored())
+		}
+		if until, _ := s.LoginLockedUntil(ctx, key, t0); !until.IsZero() {
+			t.Errorf("still locked until %v", until)
+		}
+	})
+	t.Run("new hash replaces the verified one", func(t *testing.T) {
+		fail()
+		rehashed, err := s.LoginSucceeded(ctx, key, u.ID, old, "$argon2id$new")
+		wantErr(t, "LoginSucceeded", err, nil)
+		if !rehashed || stored() != "$argon2id$new" {
+			t.Errorf("rehashed %v, hash %q, want the new one", rehashed, stored())
+		}
+		if until, _ := s.LoginLockedUntil(ctx, key, t0); !until.IsZero() {
+			t.Errorf("still locked until %v", until)
+		}
+	})
+	t.Run("a hash changed meanwhile is not overwritten", func(t *testing.T) {
+		// The stored hash is now "$argon2id$new": a login verified against old lost a race
+		// with a password change.
+		fail()
+		rehashed, err := s.LoginSucceeded(ctx, key, u.ID, old, "$argon2id$stale")
+		wantErr(t, "LoginSucceeded", err, nil)
+		if rehashed || stored() != "$argon2id$new" {
+			t.Errorf("rehashed %v, hash %q, want the password set meanwhile kept", rehashed, stored())
+		}
+		if until, _ := s.LoginLockedUntil(ctx, key, t0); !until.IsZero() {
+			t.Errorf("still locked until %v", until)
+		}
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		_, err := s.LoginSucceeded(ctx, key, "not-a-uuid", old, "x")
+		wantErr(t, "LoginSucceeded", err, store.ErrNotFound)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,6 +22,7 @@ import (
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers"
+	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/storetest"
 )
 
@@ -283,6 +285,35 @@ func TestStatusKstatusAuthServer(t *testing.T) {
 	down := newAuthServer(ns, "down", func(as *authlyv1.AuthServer) { as.Spec.Database.SecretRef.Name = "down-db" })
 	create(t, c, down)
 	waitKstatus(t, c, scripts, down, status.InProgressStatus, kstatusWait{reason: authlyv1.ReasonDatabaseUnreachable})
+
+	// A database at a schema newer than this operator knows: failed, a person upgrades.
+	newerURL := storetest.URL(t)
+	conn, err := pgx.Connect(ctx, newerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, 'from_the_future')", store.SchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close(ctx)
+	newDatabaseSecret(t, c, ns, "newer-db", "url", newerURL)
+	newer := newAuthServer(ns, "newer", func(as *authlyv1.AuthServer) { as.Spec.Database.SecretRef.Name = "newer-db" })
+	create(t, c, newer)
+	waitKstatus(t, c, scripts, newer, status.FailedStatus, kstatusWait{reason: authlyv1.ReasonMigrationFailed, inMessage: "spec.database.secretRef"})
+
+	// The Secret for the generated key-encryption key belongs to someone else: failed.
+	owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "someone-else"}}
+	create(t, c, owner)
+	create(t, c, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "keyless-kek", OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true),
+		}}},
+		Data: map[string][]byte{"key": []byte("theirs")},
+	})
+	newDatabaseSecret(t, c, ns, "keyless-db", "url", storetest.URL(t))
+	keyless := newAuthServer(ns, "keyless", func(as *authlyv1.AuthServer) { as.Spec.Database.SecretRef.Name = "keyless-db" })
+	create(t, c, keyless)
+	waitKstatus(t, c, scripts, keyless, status.FailedStatus, kstatusWait{reason: authlyv1.ReasonSecretConflict, inMessage: "spec.keyEncryptionKeySecretRef"})
 
 	// A Service of that name that someone else made: failed, the operator does not take it.
 	create(t, c, &corev1.Service{

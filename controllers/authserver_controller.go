@@ -125,11 +125,43 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	orig := as.DeepCopy()
 	result, err := r.reconcile(ctx, &as)
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		// Routine: the cache was behind the API server. The status, still that of the last
+		// complete reconcile, is not written half-updated; the retry comes at once.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	result, err = r.recordOutcome(orig, &as, result, err)
 	if serr := r.patchStatus(ctx, orig, &as); serr != nil {
 		if apierrors.IsConflict(serr) || apierrors.IsNotFound(serr) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 		err = errors.Join(err, serr)
+	}
+	return result, err
+}
+
+// recordOutcome turns the error of a reconcile into the kstatus conditions: a *stalled
+// error (a problem only a person can fix) into Stalled, with a Warning event when it first
+// appears and a look again after waitSecretPeriod (objects of someone else are not
+// watched), any other error into Reconciling, retried with backoff. The steps record the
+// outcome of a reconcile without error themselves.
+func (r *AuthServerReconciler) recordOutcome(orig, as *authlyv1.AuthServer, result ctrl.Result, err error) (ctrl.Result, error) {
+	var st *stalled
+	var sf *stepFailed
+	switch {
+	case err == nil:
+		return result, nil
+	case errors.As(err, &st):
+		prev := meta.FindStatusCondition(orig.Status.Conditions, authlyv1.ConditionStalled)
+		if prev == nil || prev.Reason != st.reason || prev.Message != st.message {
+			r.Recorder.Event(as, corev1.EventTypeWarning, st.reason, st.message)
+		}
+		setStalled(as, st.reason, st.message)
+		return ctrl.Result{RequeueAfter: waitSecretPeriod}, nil
+	case errors.As(err, &sf):
+		markReconciling(&as.Status.Conditions, as.Generation, reasonApplyFailed, err.Error())
+	default:
+		markReconciling(&as.Status.Conditions, as.Generation, reasonReconcileFailed, err.Error())
 	}
 	return result, err
 }
@@ -187,6 +219,8 @@ func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthS
 // to the schema this operator's image expects. wait > 0 means it is not ready and why is
 // in the DatabaseReady condition.
 func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.AuthServer) (url string, st *store.Store, wait time.Duration, err error) {
+	// Each of these waits for something that comes without a change of spec (the Secret
+	// created, the database up, a migration that failed for a passing reason retried).
 	notReady := func(reason, message string, wait time.Duration) (string, *store.Store, time.Duration, error) {
 		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionFalse, reason, message)
 		setWaiting(as, reason, message)
@@ -225,8 +259,11 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventMigrated, "database migrated from schema version %d to %d", from, have)
 	}
 	if have > want {
-		return notReady(authlyv1.ReasonMigrationFailed,
-			fmt.Sprintf("the database is at schema version %d, newer than the %d this operator knows: upgrade the operator", have, want), waitSecretPeriod)
+		// Only a person can help: a newer operator, or another database in
+		// spec.database.secretRef.
+		msg := fmt.Sprintf("the database named by spec.database.secretRef is at schema version %d, newer than the %d this operator knows: upgrade the operator", have, want)
+		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionFalse, authlyv1.ReasonMigrationFailed, msg)
+		return "", nil, 0, stalledf(authlyv1.ReasonMigrationFailed, "%s", msg)
 	}
 	as.Status.DatabaseSchemaVersion = int32(have)
 	setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionTrue, authlyv1.ReasonMigrated,
@@ -246,8 +283,10 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 		return nil, 0, err
 	}
 	if as.Spec.KeyEncryptionKeySecretRef != nil {
+		// A Secret named in the spec may be created after the AuthServer (by External
+		// Secrets, or later in a GitOps sync): wait for it, do not stall.
 		if s == nil || len(s.Data[key]) == 0 {
-			msg := fmt.Sprintf("key-encryption key: Secret %s/%s with key %q not found", as.Namespace, name, key)
+			msg := fmt.Sprintf("key-encryption key: Secret %s/%s with key %q, named by spec.keyEncryptionKeySecretRef, not found", as.Namespace, name, key)
 			setWaiting(as, reasonKEKNotFound, msg)
 			r.Recorder.Event(as, corev1.EventTypeWarning, reasonKEKNotFound, msg)
 			return nil, waitSecretPeriod, nil
@@ -256,10 +295,12 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 	}
 	if s != nil {
 		if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != as.UID {
-			return nil, 0, r.failed(as, "Secret", fmt.Errorf("the Secret %s exists and belongs to %s %s", name, owner.Kind, owner.Name))
+			return nil, 0, stalledf(authlyv1.ReasonSecretConflict,
+				"the Secret %s for the generated key-encryption key exists and belongs to %s %s: delete it, or name a Secret of yours in spec.keyEncryptionKeySecretRef", name, owner.Kind, owner.Name)
 		}
 		if len(s.Data[key]) == 0 {
-			return nil, 0, r.failed(as, "Secret", fmt.Errorf("the Secret %s exists without key %q; it is not overwritten, as it may be the key of existing signing keys: delete it or set keyEncryptionKeySecretRef", name, key))
+			return nil, 0, stalledf(authlyv1.ReasonSecretConflict,
+				"the Secret %s exists without key %q; it is not overwritten, as it may be the key of existing signing keys: delete it or set spec.keyEncryptionKeySecretRef", name, key)
 		}
 		return s.Data[key], 0, nil
 	}
@@ -274,10 +315,10 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 		}
 	}
 	if sealed > 0 {
-		msg := fmt.Sprintf("the Secret %s with the key-encryption key is gone but the database holds %d signing keys encrypted with it: restore the Secret from a backup (or set keyEncryptionKeySecretRef); a new key would make them unreadable", name, sealed)
-		setWaiting(as, reasonKEKNotFound, msg)
-		r.Recorder.Event(as, corev1.EventTypeWarning, reasonKEKNotFound, msg)
-		return nil, waitSecretPeriod, nil
+		// Only a person can help: restoring the Secret (which the Secret watch notices) or
+		// a change of spec.
+		return nil, 0, stalledf(reasonKEKNotFound,
+			"the Secret %s with the key-encryption key is gone but the database holds %d signing keys encrypted with it: restore the Secret from a backup (or set spec.keyEncryptionKeySecretRef); a new key would make them unreadable", name, sealed)
 	}
 	raw := make([]byte, 32)
 	rnd := r.Rand
@@ -301,18 +342,13 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 }
 
 // ensurePlan computes the capacity plan (corrected by the observed load in capacity mode),
-// records it in status and the CapacityLimited condition. A spec the planner refuses is a
-// terminal error: the reason is in the Ready condition and only a spec change helps, so it
-// is not retried.
+// records it in status and the CapacityLimited condition. A spec the planner refuses
+// stalls: only a spec change helps.
 func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.AuthServer) (capacity.Plan, error) {
 	plan, err := declaredPlan(as)
 	if err != nil {
-		msg := "capacity plan: " + err.Error()
-		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, authlyv1.ReasonInvalidSpec, msg)
-		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDegraded, metav1.ConditionTrue, authlyv1.ReasonInvalidSpec, msg)
-		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionProgressing, metav1.ConditionFalse, authlyv1.ReasonInvalidSpec, msg)
-		r.Recorder.Event(as, corev1.EventTypeWarning, authlyv1.ReasonInvalidSpec, msg)
-		return capacity.Plan{}, reconcile.TerminalError(err)
+		// Among these: a connection budget too small for minReplicas.
+		return capacity.Plan{}, stalledf(authlyv1.ReasonInvalidSpec, "capacity plan: %s", specFieldErrors(err))
 	}
 	corr, err := r.correctForLoad(ctx, as, plan)
 	if err != nil {
@@ -362,8 +398,9 @@ func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv
 		if err != nil {
 			return nil, 0, err
 		}
+		// cert-manager, say, writes it after the AuthServer exists: wait, do not stall.
 		if s == nil || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
-			msg := fmt.Sprintf("TLS Secret %s/%s with %s and %s not found", as.Namespace, as.Spec.TLS.SecretName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+			msg := fmt.Sprintf("TLS Secret %s/%s (spec.tls.secretName) with %s and %s not found", as.Namespace, as.Spec.TLS.SecretName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
 			setWaiting(as, reasonTLSSecretNotFound, msg)
 			r.Recorder.Event(as, corev1.EventTypeWarning, reasonTLSSecretNotFound, msg)
 			return nil, waitSecretPeriod, nil
@@ -439,18 +476,30 @@ func (r *AuthServerReconciler) observeExisting(ctx context.Context, as *authlyv1
 	}
 }
 
-// failed records a failed step: Degraded with the error, and a Warning event. A conflict
+// failed records a failed step: Degraded with the error, and a Warning event; the error
+// comes back as a *stepFailed, which recordOutcome records as Reconciling. A conflict
 // (someone wrote the object since it was read) or a create racing the cache is routine: it
-// is only retried.
+// is only retried. An object of someone else in the way is a *stalled, passed on.
 func (r *AuthServerReconciler) failed(as *authlyv1.AuthServer, what string, err error) error {
-	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+	var st *stalled
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || errors.As(err, &st) {
 		return err
 	}
 	msg := fmt.Sprintf("%s: %v", what, err)
 	setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDegraded, metav1.ConditionTrue, reasonApplyFailed, msg)
 	r.Recorder.Event(as, corev1.EventTypeWarning, reasonApplyFailed, msg)
-	return err
+	return &stepFailed{what: what, err: err}
 }
+
+// stepFailed is the error of a step that failed for a reason that may pass (the API
+// server or the database answered with an error).
+type stepFailed struct {
+	what string
+	err  error
+}
+
+func (e *stepFailed) Error() string { return e.what + ": " + e.err.Error() }
+func (e *stepFailed) Unwrap() error { return e.err }
 
 // patchStatus writes the status when it changed.
 func (r *AuthServerReconciler) patchStatus(ctx context.Context, orig, as *authlyv1.AuthServer) error {
@@ -505,7 +554,11 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 		return nil, "", err
 	}
 	if !metav1.IsControlledBy(cur, as) {
-		return nil, "", fmt.Errorf("%s %s exists and is not controlled by this AuthServer; rename or delete it", kindOf(desired), desired.GetName())
+		// Taking over someone else's object is not the operator's to decide; the next
+		// look is after waitSecretPeriod, since such objects are not watched.
+		return nil, "", stalledf(authlyv1.ReasonResourceConflict,
+			"%s %s exists and is not controlled by this AuthServer (metadata.name %s): delete or rename that %s, or give the AuthServer another name",
+			kindOf(desired), desired.GetName(), as.Name, kindOf(desired))
 	}
 	if cur.GetAnnotations()[SpecHashAnnotation] == hash {
 		return cur, opUnchanged, nil

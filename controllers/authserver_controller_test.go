@@ -861,6 +861,8 @@ func TestAuthServerDoesNotReplaceALostKey(t *testing.T) {
 	key := client.ObjectKeyFromObject(as)
 
 	got := waitCondition(t, c, key, authlyv1.ConditionReady, metav1.ConditionFalse, "KeyEncryptionKeyNotFound")
+	// Only a person can help: Stalled, which the Secret's restoration below ends.
+	waitCondition(t, c, key, authlyv1.ConditionStalled, metav1.ConditionTrue, "KeyEncryptionKeyNotFound")
 	if msg := meta.FindStatusCondition(got.Status.Conditions, authlyv1.ConditionReady).Message; !strings.Contains(msg, "restore") {
 		t.Errorf("message %q does not say what to do", msg)
 	}
@@ -881,6 +883,10 @@ func TestAuthServerDoesNotReplaceALostKey(t *testing.T) {
 		}
 		return nil
 	})
+	got = waitCondition(t, c, key, authlyv1.ConditionReconciling, metav1.ConditionTrue, authlyv1.ReasonDeploymentUnavailable)
+	if st := meta.FindStatusCondition(got.Status.Conditions, authlyv1.ConditionStalled); st != nil {
+		t.Errorf("still stalled after the key was restored: %+v", st)
+	}
 	var s corev1.Secret
 	if err := c.Get(ctx, kekKey, &s); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/controllers/capacity"
 )
 
 // Reasons of the AuthServer's conditions beyond the shared ones in api/v1.
@@ -21,21 +23,27 @@ const (
 	reasonTLSSecretNotFound = "TLSSecretNotFound"
 	reasonApplyFailed       = "ApplyFailed"
 	reasonProgressDeadline  = "ProgressDeadlineExceeded"
+	// reasonReconcileFailed: a step failed for a reason that may pass (the API server
+	// answered with an error); the message has it, and the reconcile is retried.
+	reasonReconcileFailed = "ReconcileFailed"
 )
 
 // maxRecommendations bounds the autoscaler history kept in status (the CRD's maxItems).
 const maxRecommendations = 60
 
-// setDeploymentStatus fills replicas, readyReplicas and the Ready, Progressing and Degraded
-// conditions from the server's Deployment (nil when there is none yet). desired is the
-// replica count the plan asks for.
+// setDeploymentStatus fills replicas, readyReplicas and the Ready, Reconciling, Stalled,
+// Progressing and Degraded conditions from the server's Deployment (nil when there is none
+// yet). desired is the replica count the plan asks for. Ready is True only once the
+// rollout of the current spec is complete and every replica is available, so that
+// `kubectl wait --for=condition=Ready` and GitOps tools wait for the whole rollout, as
+// kstatus does for a Deployment; readyReplicas tells how many pods serve meanwhile.
 func setDeploymentStatus(as *authlyv1.AuthServer, dep *appsv1.Deployment, desired int32) {
 	st := &as.Status
 	gen := as.Generation
 	st.Replicas = desired
 	if dep == nil {
 		st.ReadyReplicas = 0
-		setCondition(&st.Conditions, gen, authlyv1.ConditionReady, metav1.ConditionFalse, authlyv1.ReasonDeploymentProgressing, "the server's Deployment is not created yet")
+		markReconciling(&st.Conditions, gen, authlyv1.ReasonDeploymentProgressing, "the server's Deployment is not created yet")
 		setCondition(&st.Conditions, gen, authlyv1.ConditionProgressing, metav1.ConditionTrue, authlyv1.ReasonDeploymentProgressing, "creating the server's Deployment")
 		return
 	}
@@ -44,45 +52,81 @@ func setDeploymentStatus(as *authlyv1.AuthServer, dep *appsv1.Deployment, desire
 	observed := ds.ObservedGeneration >= dep.Generation
 	rolledOut := observed && ds.UpdatedReplicas >= desired && ds.Replicas == ds.UpdatedReplicas
 	available := observed && ds.AvailableReplicas >= desired && ds.ReadyReplicas >= desired
+	replicasMsg := fmt.Sprintf("%d of %d replicas ready", ds.ReadyReplicas, desired)
+	rolloutMsg := fmt.Sprintf("rolling out: %d of %d replicas updated, %d available", ds.UpdatedReplicas, desired, ds.AvailableReplicas)
 
-	if available {
-		setCondition(&st.Conditions, gen, authlyv1.ConditionReady, metav1.ConditionTrue, authlyv1.ReasonDeploymentAvailable,
-			fmt.Sprintf("%d of %d replicas ready", ds.ReadyReplicas, desired))
-	} else {
-		setCondition(&st.Conditions, gen, authlyv1.ConditionReady, metav1.ConditionFalse, authlyv1.ReasonDeploymentUnavailable,
-			fmt.Sprintf("%d of %d replicas ready", ds.ReadyReplicas, desired))
-	}
 	if rolledOut && available {
 		setCondition(&st.Conditions, gen, authlyv1.ConditionProgressing, metav1.ConditionFalse, authlyv1.ReasonReconciled,
 			fmt.Sprintf("%d replicas at the current spec", desired))
 	} else {
-		setCondition(&st.Conditions, gen, authlyv1.ConditionProgressing, metav1.ConditionTrue, authlyv1.ReasonDeploymentProgressing,
-			fmt.Sprintf("rolling out: %d of %d replicas updated, %d available", ds.UpdatedReplicas, desired, ds.AvailableReplicas))
+		setCondition(&st.Conditions, gen, authlyv1.ConditionProgressing, metav1.ConditionTrue, authlyv1.ReasonDeploymentProgressing, rolloutMsg)
 	}
 	for _, c := range ds.Conditions {
 		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			setCondition(&st.Conditions, gen, authlyv1.ConditionDegraded, metav1.ConditionTrue, reasonProgressDeadline,
-				"the server's rollout made no progress within its deadline: "+c.Message)
+			// The Deployment controller gave up (pods that never start, an image that
+			// cannot be pulled): kstatus reads such a Deployment as Failed, and so this.
+			msg := "the server's rollout made no progress within its deadline: " + c.Message
+			markStalled(&st.Conditions, gen, reasonProgressDeadline, msg)
+			setCondition(&st.Conditions, gen, authlyv1.ConditionDegraded, metav1.ConditionTrue, reasonProgressDeadline, msg)
 			return
 		}
+	}
+	switch {
+	case rolledOut && available:
+		markReady(&st.Conditions, gen, authlyv1.ReasonDeploymentAvailable, replicasMsg)
+	case !available:
+		markReconciling(&st.Conditions, gen, authlyv1.ReasonDeploymentUnavailable, replicasMsg)
+	default:
+		markReconciling(&st.Conditions, gen, authlyv1.ReasonDeploymentProgressing, rolloutMsg)
 	}
 	setCondition(&st.Conditions, gen, authlyv1.ConditionDegraded, metav1.ConditionFalse, authlyv1.ReasonReconciled, "every step succeeded")
 }
 
-// setWaiting records that the reconcile stopped at a prerequisite (the database, a Secret):
-// Ready is False for that reason, and Degraded is True if the server used to be ready.
+// setWaiting records that the reconcile stopped at a prerequisite that will come without a
+// change of spec (a database that is down, a Secret not created yet): Reconciling and not
+// Ready for that reason, and Degraded if the server used to be ready.
 func setWaiting(as *authlyv1.AuthServer, reason, message string) {
 	st := &as.Status
 	gen := as.Generation
 	wasReady := meta.IsStatusConditionTrue(st.Conditions, authlyv1.ConditionReady) ||
 		meta.IsStatusConditionTrue(st.Conditions, authlyv1.ConditionDegraded)
-	setCondition(&st.Conditions, gen, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	markReconciling(&st.Conditions, gen, reason, message)
 	setCondition(&st.Conditions, gen, authlyv1.ConditionProgressing, metav1.ConditionFalse, reason, "waiting: "+message)
 	if wasReady {
 		setCondition(&st.Conditions, gen, authlyv1.ConditionDegraded, metav1.ConditionTrue, reason, message)
 	} else {
 		setCondition(&st.Conditions, gen, authlyv1.ConditionDegraded, metav1.ConditionFalse, reason, "not running yet: "+message)
 	}
+}
+
+// setStalled records that the reconcile cannot go on until a person changes the spec or an
+// object it names: Stalled, not Ready, Degraded, not Progressing.
+func setStalled(as *authlyv1.AuthServer, reason, message string) {
+	st := &as.Status
+	gen := as.Generation
+	markStalled(&st.Conditions, gen, reason, message)
+	setCondition(&st.Conditions, gen, authlyv1.ConditionDegraded, metav1.ConditionTrue, reason, message)
+	setCondition(&st.Conditions, gen, authlyv1.ConditionProgressing, metav1.ConditionFalse, reason, message)
+}
+
+// specFieldErrors says what is wrong with a spec in one message, each field named by its
+// path from the object (spec.capacity.minReplicas), as the capacity planner reports
+// paths under spec.
+func specFieldErrors(err error) string {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		var fe *capacity.FieldError
+		if errors.As(e, &fe) {
+			msgs = append(msgs, "spec."+fe.Field+": "+fe.Detail)
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // setCapacityLimited records whether maxReplicas or the connection budget binds.

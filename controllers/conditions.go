@@ -3,6 +3,8 @@ package controllers
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 )
 
 // setCondition records a condition for the object's current generation. The transition
@@ -21,4 +23,35 @@ func setCondition(conds *[]metav1.Condition, generation int64, typ string, statu
 // conditionTrue reports whether the condition is True.
 func conditionTrue(conds []metav1.Condition, typ string) bool {
 	return meta.IsStatusConditionTrue(conds, typ)
+}
+
+// The three functions below keep every kind's status in one of the three states that
+// kstatus (sigs.k8s.io/cli-utils/pkg/kstatus), and with it Flux, Argo CD and
+// `kubectl wait --for=condition=Ready`, tell apart. Exactly one of Ready, Reconciling and
+// Stalled is True. Reconciling and Stalled are "abnormal-true" conditions: kstatus reads
+// their absence as normal, so they are removed rather than set to False. The caller also
+// sets status.observedGeneration to the generation, in the same status write.
+
+// markReady records that the object does what its spec asks (kstatus Current).
+func markReady(conds *[]metav1.Condition, generation int64, reason, message string) {
+	setCondition(conds, generation, authlyv1.ConditionReady, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conds, authlyv1.ConditionReconciling)
+	meta.RemoveStatusCondition(conds, authlyv1.ConditionStalled)
+}
+
+// markReconciling records that work towards the spec is under way or waits for something
+// that will come without a change of spec, such as a database that is down or an
+// AuthServer not created yet (kstatus InProgress).
+func markReconciling(conds *[]metav1.Condition, generation int64, reason, message string) {
+	setCondition(conds, generation, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(conds, generation, authlyv1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conds, authlyv1.ConditionStalled)
+}
+
+// markStalled records that the operator cannot go on until a person changes the spec or
+// the objects it names (kstatus Failed). The message names the field to change.
+func markStalled(conds *[]metav1.Condition, generation int64, reason, message string) {
+	setCondition(conds, generation, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	setCondition(conds, generation, authlyv1.ConditionStalled, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conds, authlyv1.ConditionReconciling)
 }

@@ -57,6 +57,10 @@ type OAuthClientReconciler struct {
 	// DeletionTimeout is how long deletion retries a database that fails before it
 	// removes the finalizer anyway (with a Warning event); zero means 5 minutes.
 	DeletionTimeout time.Duration
+	// ServerWaitPeriod is how often an entry looks again at an AuthServer that is missing or
+	// whose database is not ready; zero means 15 seconds. The watch on AuthServers usually
+	// comes first.
+	ServerWaitPeriod time.Duration
 	// APIReader reads past the cache; SetupWithManager sets it to the manager's.
 	APIReader client.Reader
 }
@@ -92,8 +96,9 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	before := oc.DeepCopy()
 	result, err := r.reconcileClient(ctx, &oc)
+	oc.Status.ObservedGeneration = oc.Generation
 	return recordOutcome(ctx, r.Client, &oc, before, result, err,
-		func(reason, message string) { r.setNotReady(&oc, before, reason, message) },
+		func(stalled bool, reason, message string) { r.setNotReady(&oc, before, stalled, reason, message) },
 		r.resyncPeriod(), func(o *authlyv1.OAuthClient) any { return o.Status })
 }
 
@@ -105,8 +110,8 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 		return ctrl.Result{}, err
 	}
 	if wait != nil {
-		setCondition(&oc.Status.Conditions, oc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, wait.reason, wait.message)
-		return ctrl.Result{RequeueAfter: serverWaitPeriod}, nil
+		markReconciling(&oc.Status.Conditions, oc.Generation, wait.reason, wait.message)
+		return ctrl.Result{RequeueAfter: waitPeriod(r.ServerWaitPeriod)}, nil
 	}
 	oc.Status.DatabaseSecretName = db.secretName
 	oc.Status.DatabaseSecretKey = db.secretKey
@@ -128,20 +133,23 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 
 	now := metav1.NewTime(r.now())
 	oc.Status.LastSyncTime = &now
-	oc.Status.ObservedGeneration = oc.Generation
-	setCondition(&oc.Status.Conditions, oc.Generation, authlyv1.ConditionReady, metav1.ConditionTrue, authlyv1.ReasonSynced,
+	markReady(&oc.Status.Conditions, oc.Generation, authlyv1.ReasonSynced,
 		fmt.Sprintf("client %s is registered in the database of AuthServer %s; credentials are in Secret %s", creds.clientID, db.server.Name, oc.EffectiveSecretName()))
 	return resyncAfter(oc, r.resyncPeriod()), nil
 }
 
-// setNotReady records a failure in the Ready condition, with a Warning event the first
-// time this failure is seen (not at every retry).
-func (r *OAuthClientReconciler) setNotReady(oc, before *authlyv1.OAuthClient, reason, message string) {
+// setNotReady records a failure as Stalled (a person must act) or Reconciling (it is
+// retried), with a Warning event the first time this failure is seen (not at every retry).
+func (r *OAuthClientReconciler) setNotReady(oc, before *authlyv1.OAuthClient, stalled bool, reason, message string) {
 	prev := meta.FindStatusCondition(before.Status.Conditions, authlyv1.ConditionReady)
 	if prev == nil || prev.Reason != reason || prev.Message != message {
 		r.event(oc, corev1.EventTypeWarning, reason, message)
 	}
-	setCondition(&oc.Status.Conditions, oc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	if stalled {
+		markStalled(&oc.Status.Conditions, oc.Generation, reason, message)
+	} else {
+		markReconciling(&oc.Status.Conditions, oc.Generation, reason, message)
+	}
 }
 
 // finalize removes the client from the database (policy Delete) or leaves it there with

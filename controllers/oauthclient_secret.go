@@ -92,7 +92,7 @@ func (r *OAuthClientReconciler) useForeignSecret(oc *authlyv1.OAuthClient, s *co
 			need = "client_id and client_secret"
 		}
 		return nil, stalledf(authlyv1.ReasonSecretConflict,
-			"Secret %s exists, is not owned by this OAuthClient and does not hold %s: fill them in, or delete the Secret so that the operator writes one", s.Name, need)
+			"Secret %s (spec.secretName) exists, is not owned by this OAuthClient and does not hold %s: fill them in, delete the Secret so that the operator writes one, or name another in spec.secretName", s.Name, need)
 	}
 	if err := checkSecretClientID(oc, id); err != nil {
 		return nil, err
@@ -254,7 +254,7 @@ func checkSecretClientID(oc *authlyv1.OAuthClient, id string) error {
 		return stalledf(authlyv1.ReasonSecretConflict, "Secret %s holds client_id %q but spec.clientId is %q: correct the Secret, or delete it so that the operator writes one", name, id, oc.Spec.ClientID)
 	}
 	if oc.Status.ClientID != "" && id != oc.Status.ClientID {
-		return stalledf(authlyv1.ReasonSecretConflict, "Secret %s holds client_id %q but this OAuthClient registered %q: restore the Secret, or delete it so that the operator writes one", name, id, oc.Status.ClientID)
+		return stalledf(authlyv1.ReasonSecretConflict, "Secret %s (spec.secretName) holds client_id %q but this OAuthClient registered %q: restore the Secret, or delete it so that the operator writes one", name, id, oc.Status.ClientID)
 	}
 	return nil
 }

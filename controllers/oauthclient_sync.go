@@ -192,7 +192,7 @@ func (r *OAuthClientReconciler) clientWritten(oc *authlyv1.OAuthClient, cur, wan
 				fmt.Sprintf("took over client %s, which was registered outside Kubernetes", want.ID))
 			return
 		}
-		if oc.Generation != oc.Status.ObservedGeneration {
+		if !syncedAt(oc.Status.Conditions, oc.Generation) {
 			r.event(oc, corev1.EventTypeNormal, entryEventUpdated,
 				fmt.Sprintf("updated client %s in the database: %s", want.ID, strings.Join(others, ", ")))
 			return

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -61,9 +63,9 @@ func entryManagedBy(obj client.Object) string {
 	return "k8s:" + obj.GetNamespace() + "/" + obj.GetName()
 }
 
-// stalled is a problem that a person must fix: it is shown in the Ready condition (with a
-// Warning event when it first appears) and looked at again at the next change or resync,
-// without error backoff.
+// stalled is a problem that a person must fix, by a change of the spec or of an object it
+// names: it is shown in the Stalled and Ready conditions (with a Warning event when it
+// first appears) and looked at again at the next change or resync, without error backoff.
 type stalled struct {
 	reason  string
 	message string
@@ -75,18 +77,19 @@ func stalledf(reason, format string, a ...any) error {
 	return &stalled{reason: reason, message: fmt.Sprintf(format, a...)}
 }
 
-// recordOutcome ends a reconciliation of an entry: a stall is shown as NotReady and
-// looked at again after resync, any other error as NotReady SyncFailed (and returned, for
-// backoff), and the status is patched when it differs from before's. status reads an
-// entry's status, for that comparison.
+// recordOutcome ends a reconciliation of an entry: a stall is shown as Stalled and
+// looked at again after resync, any other error as Reconciling with reason SyncFailed (and
+// returned, for backoff), and the status is patched when it differs from before's.
+// setNotReady records a failure (stalled or not) in the conditions; status reads an
+// entry's status, for that comparison. The caller has set status.observedGeneration.
 func recordOutcome[T client.Object](ctx context.Context, c client.Client, obj, before T, result ctrl.Result, err error,
-	setNotReady func(reason, message string), resync time.Duration, status func(T) any) (ctrl.Result, error) {
+	setNotReady func(stalled bool, reason, message string), resync time.Duration, status func(T) any) (ctrl.Result, error) {
 	var st *stalled
 	if errors.As(err, &st) {
-		setNotReady(st.reason, st.message)
+		setNotReady(true, st.reason, st.message)
 		result, err = resyncAfter(obj, resync), nil
 	} else if err != nil {
-		setNotReady(authlyv1.ReasonSyncFailed, err.Error())
+		setNotReady(false, authlyv1.ReasonSyncFailed, err.Error())
 	}
 	if !equality.Semantic.DeepEqual(status(before), status(obj)) {
 		if perr := c.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && err == nil {
@@ -96,7 +99,8 @@ func recordOutcome[T client.Object](ctx context.Context, c client.Client, obj, b
 	return result, err
 }
 
-// waiting says that the AuthServer or its database is not there yet.
+// waiting says that the AuthServer or its database is not there yet. It is not a stall:
+// what is missing comes without a change of the entry's spec.
 type waiting struct {
 	reason  string
 	message string
@@ -127,7 +131,10 @@ func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns
 	key := types.NamespacedName{Namespace: ns, Name: name}
 	if err := c.Get(ctx, key, &as); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &waiting{authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q does not exist in namespace %s", name, ns)}, nil
+			// Not a stall: GitOps tools apply a directory in no particular order (and Flux
+			// may apply the AuthServer in another Kustomization), so the AuthServer is often
+			// created after its clients. Its creation is watched and ends the wait.
+			return nil, &waiting{authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q (spec.authServerRef.name) does not exist in namespace %s", name, ns)}, nil
 		}
 		return nil, nil, err
 	}
@@ -237,6 +244,21 @@ func resyncAfter(obj client.Object, period time.Duration) ctrl.Result {
 		return ctrl.Result{RequeueAfter: period}
 	}
 	return ctrl.Result{RequeueAfter: period + time.Duration(int64(h.Sum64()%uint64(spread)))}
+}
+
+// waitPeriod is an entry reconciler's ServerWaitPeriod with its default.
+func waitPeriod(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return serverWaitPeriod
+}
+
+// syncedAt reports whether an entry was last synced at its current generation: Ready is
+// True for it. A database row that differs from such an entry's spec was changed by hand.
+func syncedAt(conds []metav1.Condition, generation int64) bool {
+	c := meta.FindStatusCondition(conds, authlyv1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
 }
 
 // entryChanged lets through the changes of an OAuthClient or Scope that need a reconcile:

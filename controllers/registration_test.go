@@ -117,6 +117,8 @@ type operator struct {
 	// Databases, if nil, is a new one: an operator that starts again knows no store.
 	Databases       *controllers.Databases
 	DeletionTimeout time.Duration
+	// ServerWaitPeriod is the reconcilers' (zero: their default).
+	ServerWaitPeriod time.Duration
 	// WrapClient, if set, wraps the client the reconcilers write with, to watch what they send.
 	WrapClient func(client.Client) client.Client
 }
@@ -140,12 +142,14 @@ func (f *fixture) start(op operator) (stop func()) {
 		if err := (&controllers.OAuthClientReconciler{
 			Client: c, Scheme: s, Recorder: newRecorder(t, s, "oauthclient-controller"),
 			Databases: dbs, Clock: op.Clock, ResyncPeriod: op.ResyncPeriod, DeletionTimeout: op.DeletionTimeout,
+			ServerWaitPeriod: op.ServerWaitPeriod,
 		}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		return (&controllers.ScopeReconciler{
 			Client: c, Scheme: s, Recorder: newRecorder(t, s, "scope-controller"),
 			Databases: dbs, Clock: op.Clock, ResyncPeriod: op.ResyncPeriod, DeletionTimeout: op.DeletionTimeout,
+			ServerWaitPeriod: op.ServerWaitPeriod,
 		}).SetupWithManager(mgr)
 	}, inNamespace(f.ns), stopWith(&stop))
 	return stop

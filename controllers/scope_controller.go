@@ -46,6 +46,10 @@ type ScopeReconciler struct {
 	// DeletionTimeout is how long deletion retries a database that fails before it
 	// removes the finalizer anyway (with a Warning event); zero means 5 minutes.
 	DeletionTimeout time.Duration
+	// ServerWaitPeriod is how often an entry looks again at an AuthServer that is missing or
+	// whose database is not ready; zero means 15 seconds. The watch on AuthServers usually
+	// comes first.
+	ServerWaitPeriod time.Duration
 }
 
 // +kubebuilder:rbac:groups=oauth.authly.dev,resources=scopes,verbs=get;list;watch;update;patch
@@ -70,8 +74,9 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 	before := sc.DeepCopy()
 	result, err := r.reconcileScope(ctx, &sc)
+	sc.Status.ObservedGeneration = sc.Generation
 	return recordOutcome(ctx, r.Client, &sc, before, result, err,
-		func(reason, message string) { r.setNotReady(&sc, before, reason, message) },
+		func(stalled bool, reason, message string) { r.setNotReady(&sc, before, stalled, reason, message) },
 		r.resyncPeriod(), func(o *authlyv1.Scope) any { return o.Status })
 }
 
@@ -98,8 +103,8 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 		return ctrl.Result{}, err
 	}
 	if wait != nil {
-		setCondition(&sc.Status.Conditions, sc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, wait.reason, wait.message)
-		return ctrl.Result{RequeueAfter: serverWaitPeriod}, nil
+		markReconciling(&sc.Status.Conditions, sc.Generation, wait.reason, wait.message)
+		return ctrl.Result{RequeueAfter: waitPeriod(r.ServerWaitPeriod)}, nil
 	}
 	sc.Status.DatabaseSecretName = db.secretName
 	sc.Status.DatabaseSecretKey = db.secretKey
@@ -112,7 +117,7 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 	}
 	if cur != nil && cur.ManagedBy != "" && cur.ManagedBy != want.ManagedBy {
 		return ctrl.Result{}, stalledf(authlyv1.ReasonConflict,
-			"scope %q is already registered in the database by %q; the operator does not overwrite it: remove one of the two", want.Name, cur.ManagedBy)
+			"scope %q (spec.name) is already registered in the database by %q; the operator does not overwrite it: remove one of the two", want.Name, cur.ManagedBy)
 	}
 	if cur == nil || cur.Description != want.Description || cur.Default != want.Default || cur.ManagedBy != want.ManagedBy {
 		if _, err := db.store.UpsertScope(ctx, want); err != nil {
@@ -123,8 +128,7 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 
 	now := metav1.NewTime(r.clock().Now())
 	sc.Status.LastSyncTime = &now
-	sc.Status.ObservedGeneration = sc.Generation
-	setCondition(&sc.Status.Conditions, sc.Generation, authlyv1.ConditionReady, metav1.ConditionTrue, authlyv1.ReasonSynced,
+	markReady(&sc.Status.Conditions, sc.Generation, authlyv1.ReasonSynced,
 		fmt.Sprintf("scope %q is registered in the database of AuthServer %s", want.Name, db.server.Name))
 	return resyncAfter(sc, r.resyncPeriod()), nil
 }
@@ -132,25 +136,30 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 // scopeWritten tells, in an event, what a write of the scope row did.
 func (r *ScopeReconciler) scopeWritten(sc *authlyv1.Scope, cur, want *store.Scope) {
 	switch {
-	case cur == nil && sc.Status.ObservedGeneration != 0:
+	case cur == nil && sc.Status.LastSyncTime != nil:
 		r.event(sc, corev1.EventTypeNormal, entryEventDriftCorrected, fmt.Sprintf("scope %q was missing from the database: registered it again", want.Name))
 	case cur == nil:
 		r.event(sc, corev1.EventTypeNormal, entryEventRegistered, fmt.Sprintf("registered scope %q in the database of AuthServer %s", want.Name, sc.Spec.AuthServerRef.Name))
 	case cur.ManagedBy == "":
 		r.event(sc, corev1.EventTypeNormal, entryEventRegistered, fmt.Sprintf("took over scope %q, which was registered outside Kubernetes", want.Name))
-	case sc.Generation != sc.Status.ObservedGeneration:
+	case !syncedAt(sc.Status.Conditions, sc.Generation):
 		r.event(sc, corev1.EventTypeNormal, entryEventUpdated, fmt.Sprintf("updated scope %q in the database", want.Name))
 	default:
 		r.event(sc, corev1.EventTypeNormal, entryEventDriftCorrected, fmt.Sprintf("scope %q in the database differed from the spec, changed outside Kubernetes: put back", want.Name))
 	}
 }
 
-func (r *ScopeReconciler) setNotReady(sc, before *authlyv1.Scope, reason, message string) {
+// setNotReady records a failure as OAuthClientReconciler.setNotReady does.
+func (r *ScopeReconciler) setNotReady(sc, before *authlyv1.Scope, stalled bool, reason, message string) {
 	prev := meta.FindStatusCondition(before.Status.Conditions, authlyv1.ConditionReady)
 	if prev == nil || prev.Reason != reason || prev.Message != message {
 		r.event(sc, corev1.EventTypeWarning, reason, message)
 	}
-	setCondition(&sc.Status.Conditions, sc.Generation, authlyv1.ConditionReady, metav1.ConditionFalse, reason, message)
+	if stalled {
+		markStalled(&sc.Status.Conditions, sc.Generation, reason, message)
+	} else {
+		markReconciling(&sc.Status.Conditions, sc.Generation, reason, message)
+	}
 }
 
 // finalize removes the scope from the database (policy Delete) unless someone else

@@ -307,7 +307,8 @@ type IngressSpec struct {
 
 // AuthServerStatus is what the operator observed.
 type AuthServerStatus struct {
-	// conditions: Ready, Progressing, Degraded, DatabaseReady, CapacityLimited.
+	// conditions: Ready, Reconciling, Stalled (the kstatus three), Progressing, Degraded,
+	// DatabaseReady, CapacityLimited.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -434,6 +435,7 @@ type ReplicaRecommendation struct {
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:categories=authly
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.replicas`
 // +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.spec.issuer`
 // +kubebuilder:printcolumn:name="Peak-RPS",type=string,JSONPath=`.status.capacity.peakRPS`
@@ -447,7 +449,11 @@ type AuthServer struct {
 
 	// +required
 	Spec AuthServerSpec `json:"spec"`
+	// status is what the operator observed. It starts with observedGeneration 0, which no
+	// generation has, so that an object the operator has not seen yet reads as "in
+	// progress" to kstatus (Flux, Argo CD) rather than as done for want of conditions.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status AuthServerStatus `json:"status,omitempty"`
 }
 

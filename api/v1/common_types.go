@@ -19,12 +19,28 @@ const (
 )
 
 // Condition types, set with observedGeneration on every kind's status.
+//
+// Ready, Reconciling and Stalled follow the kstatus conventions
+// (sigs.k8s.io/cli-utils/pkg/kstatus), which Flux, Argo CD and `kubectl wait` rely on:
+// once status.observedGeneration equals metadata.generation, exactly one of the three is
+// True. Reconciling and Stalled are present only while True.
 const (
-	// ConditionReady is True when the object does what its spec asks: an AuthServer serves
-	// requests, an OAuthClient or Scope is registered in its server's database.
+	// ConditionReady is True when the object does what its spec asks at its current
+	// generation: an AuthServer's Deployment is rolled out with every replica available,
+	// an OAuthClient or Scope is registered in its server's database. When False, its
+	// reason and message are those of Reconciling or Stalled.
 	ConditionReady = "Ready"
+	// ConditionReconciling is True while work towards the spec is under way or waits for
+	// something that will come without a change of spec (a rollout, a database that is
+	// down, an AuthServer not created yet); kstatus reads it as InProgress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the operator cannot go on until a person changes the
+	// spec or an object it names (an invalid spec, a connection budget too small, a Secret
+	// owned by someone else); kstatus reads it as Failed. Its message names the field.
+	ConditionStalled = "Stalled"
 	// ConditionProgressing is True while the operator is moving towards the spec (a rollout,
-	// a migration, a first registration).
+	// a migration, a first registration). It is kept for people and tools that read it;
+	// Reconciling is the condition kstatus reads.
 	ConditionProgressing = "Progressing"
 	// ConditionDegraded is True when something that used to work has stopped working.
 	ConditionDegraded = "Degraded"
@@ -83,9 +99,14 @@ const (
 	ReasonSynced = "Synced"
 	// ReasonSyncFailed: writing the client or scope to the database failed.
 	ReasonSyncFailed = "SyncFailed"
-	// ReasonSecretConflict: the client's Secret exists but cannot be used (for example it is
-	// owned by another OAuthClient, or holds a client_id other than the one registered).
+	// ReasonSecretConflict: a Secret the operator would write exists but cannot be used (for
+	// example a client's Secret owned by another OAuthClient or holding a client_id other
+	// than the one registered, or an AuthServer's key-encryption-key Secret that someone
+	// else owns).
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonResourceConflict: an object an AuthServer would own (its Deployment, Service,
+	// ...) exists and is controlled by someone else; the operator does not take it over.
+	ReasonResourceConflict = "ResourceConflict"
 	// ReasonConflict: the client_id or scope name is registered in the database by someone
 	// else (another OAuthClient or Scope, or another installation sharing the database);
 	// the operator never overwrites it.

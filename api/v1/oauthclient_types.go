@@ -152,7 +152,7 @@ type OAuthClientSpec struct {
 // OAuthClientStatus is what the operator observed. Nothing derived from the client secret
 // is ever written here.
 type OAuthClientStatus struct {
-	// conditions: Ready, Progressing, Degraded.
+	// conditions: Ready, Reconciling, Stalled (the kstatus three).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -208,6 +208,7 @@ type OAuthClientStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=authly
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Client-ID",type=string,JSONPath=`.status.clientId`
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.authServerRef.name`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -219,7 +220,11 @@ type OAuthClient struct {
 
 	// +required
 	Spec OAuthClientSpec `json:"spec"`
+	// status is what the operator observed. It starts with observedGeneration 0, which no
+	// generation has, so that an object the operator has not seen yet reads as "in
+	// progress" to kstatus (Flux, Argo CD) rather than as done for want of conditions.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status OAuthClientStatus `json:"status,omitempty"`
 }
 

@@ -45,7 +45,7 @@ type ScopeSpec struct {
 
 // ScopeStatus is what the operator observed.
 type ScopeStatus struct {
-	// conditions: Ready, Progressing, Degraded.
+	// conditions: Ready, Reconciling, Stalled (the kstatus three).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -73,6 +73,7 @@ type ScopeStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=authly
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Scope",type=string,JSONPath=`.spec.name`
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.authServerRef.name`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -84,7 +85,11 @@ type Scope struct {
 
 	// +required
 	Spec ScopeSpec `json:"spec"`
+	// status is what the operator observed. It starts with observedGeneration 0, which no
+	// generation has, so that an object the operator has not seen yet reads as "in
+	// progress" to kstatus (Flux, Argo CD) rather than as done for want of conditions.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ScopeStatus `json:"status,omitempty"`
 }
 

@@ -258,6 +258,12 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client *store.Cli
 	if err != nil {
 		return nil, err
 	}
+	if !f.has("scope") {
+		// The default of RFC 6749 section 3.3 is what the client may have without a user:
+		// client libraries ask without a scope, and a client registered for OpenID Connect
+		// too must still get its token.
+		scopes = withoutUserScopes(scopes)
+	}
 	if contains(scopes, "openid") || contains(scopes, "offline_access") {
 		return nil, newError(ErrInvalidScope, "openid and offline_access need a user; client_credentials has none")
 	}

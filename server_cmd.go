@@ -63,6 +63,8 @@ func serverFlags(fs *pflag.FlagSet, cfg *server.Config) (finish func() error) {
 	fs.Int32Var(&cfg.PoolMaxConns, "pool-max-conns", cfg.PoolMaxConns, "database connections at most")
 	fs.DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", cfg.AccessTokenTTL, "access token lifetime")
 	fs.DurationVar(&cfg.RefreshTokenTTL, "refresh-token-ttl", cfg.RefreshTokenTTL, "refresh token lifetime")
+	fs.DurationVar(&cfg.RefreshTokenReuseInterval, "refresh-token-reuse-interval", cfg.RefreshTokenReuseInterval,
+		"how long after its rotation a refresh token may be presented again by its client (a lost response) without revoking its grant; 0 is strict, at most 5m")
 	fs.DurationVar(&cfg.IDTokenTTL, "id-token-ttl", cfg.IDTokenTTL, "ID token lifetime")
 	fs.DurationVar(&cfg.CodeTTL, "code-ttl", cfg.CodeTTL, "authorization code lifetime")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "login session lifetime")

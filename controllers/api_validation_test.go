@@ -230,6 +230,12 @@ func TestBadManifestsRefused(t *testing.T) {
 		{"TTL zero", "AuthServer",
 			`{issuer: "https://a.example.com", database: {secretRef: {name: db}}, tokens: {refreshTokenTTL: 0s}}`,
 			"spec.tokens.refreshTokenTTL", "refreshTokenTTL must be a positive duration"},
+		{"reuse interval over 5m", "AuthServer",
+			`{issuer: "https://a.example.com", database: {secretRef: {name: db}}, tokens: {refreshTokenReuseInterval: 6m}}`,
+			"spec.tokens.refreshTokenReuseInterval", "refreshTokenReuseInterval must be a duration from 0s to 5m"},
+		{"reuse interval negative", "AuthServer",
+			`{issuer: "https://a.example.com", database: {secretRef: {name: db}}, tokens: {refreshTokenReuseInterval: -1s}}`,
+			"spec.tokens.refreshTokenReuseInterval", "refreshTokenReuseInterval must be a duration from 0s to 5m"},
 		{"all connections reserved", "AuthServer",
 			`{issuer: "https://a.example.com", database: {secretRef: {name: db}, maxConnections: 20, reservedConnections: 20}}`,
 			"spec.database.reservedConnections", "reservedConnections must be less than maxConnections"},
@@ -458,5 +464,36 @@ func TestAuthServerScaleSubresource(t *testing.T) {
 	}
 	if server.Spec.Replicas == nil || *server.Spec.Replicas != 5 {
 		t.Errorf("spec.replicas after scaling to 5: %v", server.Spec.Replicas)
+	}
+}
+
+// The reuse interval's bounds are inclusive; an unset one stays unset (strict).
+func TestRefreshTokenReuseIntervalBounds(t *testing.T) {
+	c := newAPIClient(t)
+	ns := newNamespace(t, c)
+	for i, v := range []string{"0s", "30s", "5m"} {
+		name := fmt.Sprint("reuse-", i)
+		spec := `{issuer: "https://a.example.com", database: {secretRef: {name: db}}, tokens: {refreshTokenReuseInterval: ` + v + `}}`
+		if err := c.Create(context.Background(), manifest(t, "AuthServer", ns, name, spec)); err != nil {
+			t.Fatalf("refreshTokenReuseInterval %s refused: %v", v, err)
+		}
+		var s authlyv1.AuthServer
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := time.ParseDuration(v)
+		if got := s.Spec.Tokens.RefreshTokenReuseInterval; got == nil || got.Duration != want {
+			t.Errorf("refreshTokenReuseInterval %s read back as %v", v, got)
+		}
+	}
+	if err := c.Create(context.Background(), manifest(t, "AuthServer", ns, "unset", validServer)); err != nil {
+		t.Fatal(err)
+	}
+	var s authlyv1.AuthServer
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "unset"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Spec.Tokens != nil && s.Spec.Tokens.RefreshTokenReuseInterval != nil {
+		t.Errorf("an unset refreshTokenReuseInterval defaulted to %v", s.Spec.Tokens.RefreshTokenReuseInterval)
 	}
 }

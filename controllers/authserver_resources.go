@@ -217,6 +217,9 @@ func serverSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar
 		if t.RefreshTokenTTL != nil {
 			env = append(env, corev1.EnvVar{Name: "AUTHLY_REFRESH_TOKEN_TTL", Value: t.RefreshTokenTTL.Duration.String()})
 		}
+		if t.RefreshTokenReuseInterval != nil {
+			env = append(env, corev1.EnvVar{Name: "AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL", Value: t.RefreshTokenReuseInterval.Duration.String()})
+		}
 		if t.AccessTokenAlgorithm != "" {
 			env = append(env, corev1.EnvVar{Name: "AUTHLY_ACCESS_TOKEN_ALG", Value: string(t.AccessTokenAlgorithm)})
 		}

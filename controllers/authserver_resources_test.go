@@ -78,11 +78,26 @@ func TestAuthServerDeploymentFor(t *testing.T) {
 				if _, ok := env["AUTHLY_TLS_CERT_FILE"]; ok {
 					t.Error("AUTHLY_TLS_CERT_FILE set without spec.tls")
 				}
+				if e, ok := env["AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL"]; ok {
+					t.Errorf("AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL = %+v without spec.tokens.refreshTokenReuseInterval", e)
+				}
 				if len(d.Spec.Template.Spec.Volumes) != 1 {
 					t.Errorf("volumes = %+v, want only tmp", d.Spec.Template.Spec.Volumes)
 				}
 				if d.Spec.Template.Spec.ServiceAccountName != "main" {
 					t.Errorf("serviceAccountName = %q, want the operator's main", d.Spec.Template.Spec.ServiceAccountName)
+				}
+			},
+		},
+		{
+			name: "refresh token reuse interval",
+			mutate: func(as *authlyv1.AuthServer) {
+				as.Spec.Tokens.RefreshTokenReuseInterval = &metav1.Duration{Duration: 30 * time.Second}
+			},
+			check: func(t *testing.T, d *appsv1.Deployment) {
+				env := envMap(t, d.Spec.Template.Spec.Containers[0])
+				if got := env["AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL"]; got.Value != "30s" || got.ValueFrom != nil {
+					t.Errorf("AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL = %+v, want 30s", got)
 				}
 			},
 		},

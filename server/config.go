@@ -54,6 +54,11 @@ type Config struct {
 	LockoutWindow   time.Duration
 	LockoutDuration time.Duration
 
+	// RefreshTokenReuseInterval is how long after its rotation a refresh token may be
+	// presented again by its client, whose response was lost, without revoking its
+	// family (0 to MaxRefreshTokenReuseInterval; 0 is strict).
+	RefreshTokenReuseInterval time.Duration
+
 	// Rate limits are for the whole AuthServer; each replica enforces its share.
 	Replicas                int
 	TokenPerClientPerSecond float64
@@ -81,7 +86,15 @@ type Config struct {
 	// DebugListen, when set, serves net/http/pprof on its own address (keep it on
 	// loopback): profiles of a server under load, without exposing them on the main port.
 	DebugListen string
+
+	// Clock is the protocol's time (token lifetimes, the refresh-token reuse interval);
+	// nil is time.Now. Tests move it instead of waiting.
+	Clock func() time.Time
 }
+
+// MaxRefreshTokenReuseInterval bounds RefreshTokenReuseInterval: a spent refresh token
+// that still works is a window for a thief, meant to cover a retry, not a session.
+const MaxRefreshTokenReuseInterval = 5 * time.Minute
 
 // DefaultConfig returns the defaults of every optional setting.
 func DefaultConfig() Config {
@@ -140,6 +153,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad("%s must be positive", name)
 		}
+	}
+	if c.RefreshTokenReuseInterval < 0 || c.RefreshTokenReuseInterval > MaxRefreshTokenReuseInterval {
+		bad("refresh-token-reuse-interval must be between 0 and %s", MaxRefreshTokenReuseInterval)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("tls-cert-file and tls-key-file go together")

@@ -27,10 +27,10 @@ import (
 
 // newReplicaPair starts two servers on one database with one issuer, as two pods of an
 // AuthServer behind a Service: a is reached at the issuer URL, b at its own.
-func newReplicaPair(t *testing.T) (a, b *testEnv) {
+func newReplicaPair(t *testing.T, configure ...func(*server.Config)) (a, b *testEnv) {
 	t.Helper()
 	var cfg server.Config
-	a = newTestEnv(t, func(c *server.Config) { cfg = *c })
+	a = newTestEnv(t, append(configure, func(c *server.Config) { cfg = *c })...)
 	ts := httptest.NewServer(nil)
 	t.Cleanup(ts.Close)
 	srv, err := server.New(a.ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

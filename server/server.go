@@ -130,6 +130,7 @@ func (s *Server) init(ctx context.Context) error {
 			IDTokenTTL: s.cfg.IDTokenTTL, CodeTTL: s.cfg.CodeTTL, SessionTTL: s.cfg.SessionTTL,
 			AccessTokenAlg: s.cfg.AccessTokenAlg, IDTokenAlg: s.cfg.IDTokenAlg, Password: s.cfg.Password,
 			LockoutFailures: s.cfg.LockoutFailures, LockoutWindow: s.cfg.LockoutWindow, LockoutDuration: s.cfg.LockoutDuration,
+			RefreshTokenReuseInterval: s.cfg.RefreshTokenReuseInterval,
 		},
 		Store:       s.store,
 		Clients:     s.clients,
@@ -137,7 +138,8 @@ func (s *Server) init(ctx context.Context) error {
 		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: verifierLeeway}, 100_000),
 		Revocations: s.revocations,
 		Log:         s.log,
-		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization},
+		Clock:       s.cfg.Clock,
+		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization, RefreshReuse: s.metrics.RefreshReuse},
 		Limiter:     s.limiter,
 		CSRFKey:     csrfKey,
 	})

@@ -128,6 +128,16 @@ type TokenSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="refreshTokenTTL must be a positive duration such as 720h"
 	RefreshTokenTTL *metav1.Duration `json:"refreshTokenTTL,omitempty"`
 
+	// refreshTokenReuseInterval is how long after a refresh token's rotation its client may
+	// present it again without its grant being revoked, for a client whose response was lost
+	// (a dropped connection, a restarted pod, a proxy timeout). The token then rotates again
+	// and the token issued the first time is revoked. Unset or "0s" is strict: any second
+	// use revokes the grant. At most "5m".
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('5m')",message="refreshTokenReuseInterval must be a duration from 0s to 5m"
+	RefreshTokenReuseInterval *metav1.Duration `json:"refreshTokenReuseInterval,omitempty"`
+
 	// accessTokenAlgorithm signs access tokens.
 	// +optional
 	// +kubebuilder:default=ES256

@@ -33,6 +33,7 @@ type Metrics struct {
 	queries        *prometheus.HistogramVec
 	authorizations *prometheus.CounterVec
 	tokenOps       *prometheus.CounterVec
+	refreshReuse   *prometheus.CounterVec
 
 	// series caches the label children of the request metrics, so that a request costs a
 	// map lookup rather than a label hash; the keys are bounded (see endpointLabel).
@@ -81,12 +82,16 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "token_operations_total",
 			Help: "Token endpoint, introspection and revocation outcomes by operation, grant type and result.",
 		}, []string{"operation", "grant_type", "result"}),
+		refreshReuse: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "refresh_token_reuse_total",
+			Help: "Rotated refresh tokens presented again, by outcome: grace (rotated again within the reuse interval) or revoked_family.",
+		}, []string{"outcome"}),
 		queryObs:    make(map[string]prometheus.Observer),
 		seriesLimit: DefaultSeriesLimit,
 	}
 	m.series.Store(&map[seriesKey]*requestSeries{})
 	m.reg.MustRegister(
-		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps,
+		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps, m.refreshReuse,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -125,4 +130,10 @@ func (m *Metrics) TokenOperation(operation, grantType, result string) {
 // Authorization records an authorization outcome; it is oauth.Hooks.Authorization.
 func (m *Metrics) Authorization(clientType, result string) {
 	m.authorizations.WithLabelValues(clientType, result).Inc()
+}
+
+// RefreshReuse records a rotated refresh token presented again; it is
+// oauth.Hooks.RefreshReuse, whose outcomes are the provider's constants.
+func (m *Metrics) RefreshReuse(outcome string) {
+	m.refreshReuse.WithLabelValues(outcome).Inc()
 }

@@ -54,6 +54,10 @@ type Config struct {
 	LockoutFailures int
 	LockoutWindow   time.Duration
 	LockoutDuration time.Duration
+	// RefreshTokenReuseInterval is how long after a refresh token's rotation its client
+	// may present it again (the response was lost) without revoking its family; zero is
+	// strict. See store.RotateRefresh.
+	RefreshTokenReuseInterval time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -129,7 +133,17 @@ type Hooks struct {
 	TokenOperation func(operation, grantType, result string)
 	// Authorization reports an authorization outcome: client type and success/denied/error.
 	Authorization func(clientType, result string)
+	// RefreshReuse reports a rotated refresh token presented again: ReuseGrace when it
+	// rotated again within the reuse interval, ReuseRevokedFamily when its family was
+	// revoked.
+	RefreshReuse func(outcome string)
 }
+
+// Outcomes of Hooks.RefreshReuse.
+const (
+	ReuseGrace         = "grace"
+	ReuseRevokedFamily = "revoked_family"
+)
 
 // ClientLimiter limits token requests per client. The token endpoint asks it once the
 // client is authenticated, so that nobody spends another client's budget.
@@ -262,6 +276,12 @@ func (p *Provider) Register(mux *http.ServeMux) {
 func (p *Provider) tokenOp(operation, grant, result string) {
 	if p.hooks.TokenOperation != nil {
 		p.hooks.TokenOperation(operation, grant, result)
+	}
+}
+
+func (p *Provider) refreshReuse(outcome string) {
+	if p.hooks.RefreshReuse != nil {
+		p.hooks.RefreshReuse(outcome)
 	}
 }
 

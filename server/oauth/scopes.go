@@ -41,3 +41,18 @@ func (p *Provider) grantableScopes(client *store.Client, user *store.User, reque
 	}
 	return scopes, nil
 }
+
+// userScopes stand for a user: OpenID Connect's (openid and its claim scopes, OIDC Core
+// 5.4) and offline_access. A client acting for itself (client_credentials) has no user.
+var userScopes = []string{"openid", "offline_access", "profile", "email", "address", "phone"}
+
+// withoutUserScopes returns scopes without the userScopes, in their order.
+func withoutUserScopes(scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		if !contains(userScopes, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

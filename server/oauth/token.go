@@ -208,11 +208,12 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, 
 	if err != nil {
 		return nil, err
 	}
-	old, err := p.store.RotateRefreshToken(ctx, store.RefreshRotation{
-		Hash:     credentials.StorageKey(f.get("refresh_token")),
-		ClientID: client.ID,
-		Scopes:   narrowed,
-		Now:      now,
+	rotated, err := p.store.RotateRefresh(ctx, store.RefreshRotation{
+		Hash:          credentials.StorageKey(f.get("refresh_token")),
+		ClientID:      client.ID,
+		Scopes:        narrowed,
+		Now:           now,
+		ReuseInterval: p.cfg.RefreshTokenReuseInterval,
 		New: store.RefreshToken{
 			Hash:            credentials.StorageKey(value),
 			ExpiresAt:       now.Add(p.cfg.RefreshTokenTTL),
@@ -226,12 +227,19 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, 
 	case errors.Is(err, store.ErrExpired):
 		return nil, newError(ErrInvalidGrant, "the refresh token has expired")
 	case errors.Is(err, store.ErrAlreadyUsed):
+		p.refreshReuse(ReuseRevokedFamily)
 		p.log.WarnContext(ctx, "rotated refresh token reused; its family is revoked", "client_id", client.ID)
 		return nil, newError(ErrInvalidGrant, "the refresh token was already used; its grant is revoked")
 	case errors.Is(err, store.ErrScopeNotAllowed):
 		return nil, newError(ErrInvalidScope, "a refresh may only narrow the granted scope")
 	case err != nil:
 		return nil, err
+	}
+	old := rotated.Old
+	if rotated.Repeated {
+		p.refreshReuse(ReuseGrace)
+		p.log.InfoContext(ctx, "rotated refresh token presented again within the reuse interval; rotated again, the earlier refresh token revoked",
+			"client_id", client.ID, "since_first_use", now.Sub(old.UsedAt).Round(time.Millisecond).String())
 	}
 	scopes := old.Scopes
 	if narrowed != nil {
@@ -249,6 +257,12 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client *store.Cli
 	scopes, err := p.grantableScopes(client, nil, f["scope"], f.has("scope"))
 	if err != nil {
 		return nil, err
+	}
+	if !f.has("scope") {
+		// The default of RFC 6749 section 3.3 is what the client may have without a user:
+		// client libraries ask without a scope, and a client registered for OpenID Connect
+		// too must still get its token.
+		scopes = withoutUserScopes(scopes)
 	}
 	if contains(scopes, "openid") || contains(scopes, "offline_access") {
 		return nil, newError(ErrInvalidScope, "openid and offline_access need a user; client_credentials has none")

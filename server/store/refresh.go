@@ -60,6 +60,10 @@ type RefreshRotation struct {
 	// them.
 	Scopes []string
 	Now    time.Time
+	// ReuseInterval, when positive, lets the client present the token again for that long
+	// after its first rotation, in case the response to that rotation was lost: see
+	// RotateRefresh. Zero is strict: any second use revokes the family.
+	ReuseInterval time.Duration
 	// New is the token to issue. The caller sets Hash, ExpiresAt, AccessTokenJTI and
 	// AccessExpiresAt; the store takes FamilyID, ClientID, UserID, AuthTime and Scopes
 	// (or the narrowed ones) from the old token, ParentHash is the old hash and CreatedAt
@@ -84,40 +88,64 @@ const rotateRefreshSQL = `WITH old AS (
 )
 SELECT ` + refreshColumns + ` FROM old`
 
-// RotateRefreshToken consumes the refresh token r.Hash and stores r.New in its place, in
-// one statement, and returns the old token as consumed. Concurrent rotations that keep
-// their scopes share statements (see combiner).
+// RotateRefreshToken is RotateRefresh for callers that need only the consumed token.
+func (s *Store) RotateRefreshToken(ctx context.Context, r RefreshRotation) (old *RefreshToken, err error) {
+	res, err := s.RotateRefresh(ctx, r)
+	return res.Old, err
+}
+
+// RefreshRotated is what a successful rotation did.
+type RefreshRotated struct {
+	// Old is the token presented, as consumed.
+	Old *RefreshToken
+	// Repeated reports a second use of Old within the rotation's ReuseInterval: the
+	// children Old had been rotated into before were revoked and the new token replaces
+	// them. Old.UsedAt is still the time of its first rotation.
+	Repeated bool
+}
+
+// RotateRefresh consumes the refresh token r.Hash and stores r.New in its place, in one
+// statement, and returns the old token as consumed. Concurrent rotations that keep their
+// scopes share statements (see combiner).
 //
 // When the token cannot be used it returns, checked in this order, ErrNotFound (unknown),
-// ErrMismatch (another client's), ErrAlreadyUsed, ErrNotFound (revoked), ErrExpired or
-// ErrScopeNotAllowed. A rotated token
-// used again means it leaked (OAuth 2.1 section 4.3.1): the same call then revokes its
-// whole family, the newest token included, and deny-lists the family's access tokens.
-func (s *Store) RotateRefreshToken(ctx context.Context, r RefreshRotation) (old *RefreshToken, err error) {
+// ErrMismatch (another client's, never rotated), ErrAlreadyUsed, ErrNotFound (revoked),
+// ErrExpired or ErrScopeNotAllowed. A rotated token used again means it leaked (OAuth 2.1
+// section 4.3.1): the same call then revokes its whole family, the newest token included,
+// deny-lists the family's access tokens and returns ErrAlreadyUsed, also when another
+// client presents it.
+//
+// Except within r.ReuseInterval after the token's first rotation, when its client presents
+// it again and the child of that rotation is still unused (the client never got the
+// response: a dropped connection, a killed pod): then the token rotates again, the
+// earlier child is revoked with its access token, and Repeated is set. The token's row
+// lock serialises such rotations, on every replica, so that the token never has more than
+// one live child.
+func (s *Store) RotateRefresh(ctx context.Context, r RefreshRotation) (RefreshRotated, error) {
 	defer s.done("refresh_rotate", s.start())
 	if len(r.New.Hash) == 0 {
-		return nil, fmt.Errorf("%w: new refresh token without hash", ErrInvalid)
+		return RefreshRotated{}, fmt.Errorf("%w: new refresh token without hash", ErrInvalid)
 	}
 	if r.Scopes == nil {
 		res, err := s.rotations.do(ctx, r)
 		switch {
 		case err != nil:
-			return nil, wrap("refresh_rotate", err)
+			return RefreshRotated{}, wrap("refresh_rotate", err)
 		case res.row != nil:
-			return res.row, nil
+			return RefreshRotated{Old: res.row}, nil
 		case !res.retry:
-			return nil, s.rotateFailure(ctx, r)
+			return s.rotateFailure(ctx, r)
 		}
 		// The batch was rolled back (a deadlock with another batch): alone, below.
 	}
-	old, err = s.rotateOne(ctx, r)
+	old, err := s.rotateOne(ctx, r)
 	if err == nil {
-		return old, nil
+		return RefreshRotated{Old: old}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, wrap("refresh_rotate", err)
+		return RefreshRotated{}, wrap("refresh_rotate", err)
 	}
-	return nil, s.rotateFailure(ctx, r)
+	return s.rotateFailure(ctx, r)
 }
 
 // rotateOne runs rotateRefreshSQL: pgx.ErrNoRows when no usable token matched.
@@ -177,44 +205,142 @@ func (s *Store) rotateMany(ctx context.Context, rs []RefreshRotation) ([]*Refres
 }
 
 // rotateFailure finds out why a rotation matched no token, under a row lock, and revokes
-// the family on reuse.
-func (s *Store) rotateFailure(ctx context.Context, r RefreshRotation) error {
-	var reason error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := scanRefresh(tx.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens
-			WHERE token_hash = $1 FOR UPDATE`, r.Hash))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			reason = ErrNotFound
-			return nil
-		case err != nil:
+// the family on reuse, or rotates the token again within the reuse interval. A
+// transaction rolled back by a deadlock (with a family's revocation, which locks the
+// family's rows in no particular order) runs again.
+func (s *Store) rotateFailure(ctx context.Context, r RefreshRotation) (RefreshRotated, error) {
+	var (
+		out rotateOutcome
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			out, err = rotateLocked(ctx, tx, r)
 			return err
-		case t.ClientID != r.ClientID:
-			reason = ErrMismatch
-			return nil
-		case !t.UsedAt.IsZero():
-			// Also when the family is revoked already (by an earlier replay): a replay
-			// is reported as one, and revoking again changes nothing.
-			reason = ErrAlreadyUsed
-			return revokeFamily(ctx, tx, t.FamilyID, r.Now, "", time.Time{})
-		case !t.RevokedAt.IsZero():
-			reason = ErrNotFound
-			return nil
-		case !t.ExpiresAt.After(r.Now):
-			reason = ErrExpired
-			return nil
-		case r.Scopes != nil && !subset(r.Scopes, t.Scopes):
-			reason = ErrScopeNotAllowed
-			return nil
-		default:
-			return errors.New("refresh token state changed during rotation")
+		})
+		if err == nil || !rolledBack(err) || attempt == 2 {
+			break
 		}
-	})
-	if err != nil {
-		return wrap("refresh_rotate", err)
 	}
-	return reason
+	if err != nil {
+		return RefreshRotated{}, wrap("refresh_rotate", err)
+	}
+	return out.rotated, out.reason
 }
+
+// rotateOutcome is what rotateLocked found: the token rotated again within the reuse
+// interval, or the reason it cannot be used.
+type rotateOutcome struct {
+	rotated RefreshRotated
+	reason  error
+}
+
+func failed(reason error) rotateOutcome { return rotateOutcome{reason: reason} }
+
+// rotateLocked is rotateFailure's transaction; its error is the database's.
+func rotateLocked(ctx context.Context, tx pgx.Tx, r RefreshRotation) (rotateOutcome, error) {
+	t, err := scanRefresh(tx.QueryRow(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens
+		WHERE token_hash = $1 FOR UPDATE`, r.Hash))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return failed(ErrNotFound), nil
+	case err != nil:
+		return rotateOutcome{}, err
+	case t.ClientID != r.ClientID && t.UsedAt.IsZero():
+		return failed(ErrMismatch), nil
+	case t.ClientID != r.ClientID:
+		// A rotated token in another client's hands leaked: reuse, whatever the interval.
+		return failed(ErrAlreadyUsed), revokeFamily(ctx, tx, t.FamilyID, r.Now, "", time.Time{})
+	case !t.UsedAt.IsZero():
+		if withinReuseInterval(t, r) {
+			if r.Scopes != nil && !subset(r.Scopes, t.Scopes) {
+				return failed(ErrScopeNotAllowed), nil
+			}
+			again, err := rotateAgain(ctx, tx, t, r)
+			if err != nil || again {
+				return rotateOutcome{rotated: RefreshRotated{Old: t, Repeated: true}}, err
+			}
+		}
+		// Also when the family is revoked already (by an earlier replay): a replay
+		// is reported as one, and revoking again changes nothing.
+		return failed(ErrAlreadyUsed), revokeFamily(ctx, tx, t.FamilyID, r.Now, "", time.Time{})
+	case !t.RevokedAt.IsZero():
+		return failed(ErrNotFound), nil
+	case !t.ExpiresAt.After(r.Now):
+		return failed(ErrExpired), nil
+	case r.Scopes != nil && !subset(r.Scopes, t.Scopes):
+		return failed(ErrScopeNotAllowed), nil
+	default:
+		return rotateOutcome{}, errors.New("refresh token state changed during rotation")
+	}
+}
+
+// withinReuseInterval reports whether the rotated token t may rotate again: its family is
+// not revoked, it has not expired and its first rotation is less than the interval ago.
+// A clock behind the one that rotated it (another replica's) counts as within.
+func withinReuseInterval(t *RefreshToken, r RefreshRotation) bool {
+	return r.ReuseInterval > 0 && t.RevokedAt.IsZero() && t.ExpiresAt.After(r.Now) &&
+		r.Now.Sub(t.UsedAt) < r.ReuseInterval
+}
+
+// rotateAgainSQL revokes the live children of token $2 (family $1) at $3, deny-lists
+// their unexpired access tokens with a NOTIFY each, and inserts the new child $4 with
+// access token $5 (expiring at $6), expiry $7, client $8, user $9, scopes $10 and auth
+// time $11.
+var rotateAgainSQL = `WITH replaced AS (
+	UPDATE refresh_tokens SET revoked_at = $3
+	WHERE family_id = $1 AND parent_hash = $2 AND revoked_at IS NULL
+	RETURNING access_jti, access_expires_at
+), ins AS (
+	INSERT INTO revoked_tokens (jti, expires_at)
+	SELECT access_jti, max(access_expires_at) FROM replaced
+	WHERE access_jti <> '' AND access_expires_at > $3 GROUP BY access_jti
+	ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(revoked_tokens.expires_at, excluded.expires_at)
+	RETURNING jti
+), new AS (
+	INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, client_id, user_id, scopes, auth_time,
+		access_jti, access_expires_at, expires_at, created_at)
+	VALUES ($4, $1, $2, $8, $9::uuid, $10, $11, $5, $6, $7, $3)
+)
+SELECT count(` + notifySQL(ChangeRevoked, "jti") + `) FROM ins`
+
+// rotateAgain rotates the rotated token t again, in tx, which holds t's row lock: when
+// none of t's children was used (the client would have had its response then) and one
+// is live, it revokes them and stores r.New as t's only live child. false when it did not.
+func rotateAgain(ctx context.Context, tx pgx.Tx, t *RefreshToken, r RefreshRotation) (bool, error) {
+	rows, err := tx.Query(ctx, `SELECT used_at IS NOT NULL, revoked_at IS NULL FROM refresh_tokens
+		WHERE family_id = $1 AND parent_hash = $2 FOR UPDATE`, t.FamilyID, t.Hash)
+	if err != nil {
+		return false, err
+	}
+	live := false
+	var used, unrevoked bool
+	_, err = pgx.ForEachRow(rows, []any{&used, &unrevoked}, func() error {
+		if used {
+			return errChildUsed
+		}
+		live = live || unrevoked
+		return nil
+	})
+	switch {
+	case errors.Is(err, errChildUsed):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !live:
+		return false, nil
+	}
+	scopes := t.Scopes
+	if r.Scopes != nil {
+		scopes = r.Scopes
+	}
+	_, err = tx.Exec(ctx, rotateAgainSQL, t.FamilyID, t.Hash, r.Now, r.New.Hash, r.New.AccessTokenJTI,
+		optTime(r.New.AccessExpiresAt), r.New.ExpiresAt, t.ClientID, optText(t.UserID), nonNil(scopes), optTime(t.AuthTime))
+	return err == nil, err
+}
+
+var errChildUsed = errors.New("a child of the token was used")
 
 func subset(sub, of []string) bool {
 	for _, s := range sub {

@@ -21,7 +21,8 @@ func TestAnswerKindAndAmbiguity(t *testing.T) {
 		ambiguous bool
 	}{
 		{answer{status: 200, body: []byte(`{"access_token":"x"}`)}, "HTTP 200", false},
-		{answer{status: 503, body: []byte(`{"error":"temporarily_unavailable"}`)}, "HTTP 503 temporarily_unavailable", false},
+		{answer{status: 503, body: []byte(`{"error":"temporarily_unavailable"}`), header: http.Header{"Retry-After": {"1"}}}, "HTTP 503 temporarily_unavailable", false},
+		{answer{status: 503, body: []byte(`{"error":"temporarily_unavailable"}`)}, "HTTP 503 temporarily_unavailable without Retry-After", false},
 		{answer{status: 500, body: []byte(`{"error":"server_error"}`)}, "HTTP 500 server_error", true},
 		{answer{status: 400, body: []byte(`not json`)}, "HTTP 400", false},
 		{answer{err: refused}, "connection refused", false},
@@ -133,6 +134,13 @@ func TestReportMarkdown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+	if n := fiveXX(bad); n != 3 {
+		t.Errorf("fiveXX = %d, want the 3 answers 500", n)
+	}
+	bad.errors["cc: HTTP 503 temporarily_unavailable"+noRetryAfter] = 2
+	if n := fiveXX(bad); n != 5 {
+		t.Errorf("fiveXX = %d, want 5 with the 503s without Retry-After", n)
 	}
 	if !ok.passed() || bad.passed() {
 		t.Errorf("passed: %v and %v, want true and false", ok.passed(), bad.passed())

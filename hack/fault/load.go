@@ -53,8 +53,14 @@ func (a answer) kind() string {
 	if code := oauthError(a.body); code != "" {
 		k += " " + code
 	}
+	if a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "" {
+		k += noRetryAfter
+	}
 	return k
 }
+
+// noRetryAfter marks a 503 that does not say when to try again.
+const noRetryAfter = " without Retry-After"
 
 // refused says the request never reached a server: nothing can have happened.
 func (a answer) refused() bool { return a.err != nil && errors.Is(a.err, syscall.ECONNREFUSED) }

@@ -87,7 +87,7 @@ func (e *serverEnv) raceRefresh(ctx context.Context) *result {
 	}
 	res.note("winners per round: %v (%d presentations each, spread over %d replicas)", dist, raceWays, len(e.replicas))
 	if n := fiveXX(res); n > 0 {
-		res.problem("%d answers were a 5xx other than 503", n)
+		res.problem("%d answers were a 5xx other than 503 with Retry-After", n)
 	}
 	return res
 }
@@ -112,7 +112,7 @@ func (e *serverEnv) raceCode(ctx context.Context) *result {
 	}
 	res.note("winners per round: %v (%d redemptions each, spread over %d replicas)", dist, raceWays, len(e.replicas))
 	if n := fiveXX(res); n > 0 {
-		res.problem("%d answers were a 5xx other than 503", n)
+		res.problem("%d answers were a 5xx other than 503 with Retry-After", n)
 	}
 	return res
 }
@@ -191,7 +191,7 @@ func (e *serverEnv) raceRevoke(ctx context.Context) *result {
 	}
 	res.note("%d rounds: every replica answered inactive at most %.2f s after the revocations returned", rounds, settle.Seconds())
 	if n := fiveXX(res); n > 0 {
-		res.problem("%d answers were a 5xx other than 503", n)
+		res.problem("%d answers were a 5xx other than 503 with Retry-After", n)
 	}
 	return res
 }

@@ -217,7 +217,8 @@ Scenarios:
   port and data directory, under load.
 - **pg-outage**: the same with Postgres down for 3 s. The grants that need the database
   (refresh, code, password, revocation) are expected to fail with 503
-  ` + "`temporarily_unavailable`" + ` (Retry-After) meanwhile; a 5xx other than 503 fails the scenario.
+  ` + "`temporarily_unavailable`" + ` meanwhile; a 5xx other than a 503 with Retry-After fails the
+  scenario (in every server scenario).
 - **sigterm**: one replica is sent SIGTERM under load, then started again. The load reaches
   replicas as a Kubernetes Service does, only those whose ` + "`/ready`" + ` answered 200 at the last
   probe (every 100 ms), and honours ` + "`Connection: close`" + `. Four more requests are surely in
@@ -242,12 +243,16 @@ Scenarios:
   64 KiB value in each parameter (form, query, path and header) of each endpoint. Any 5xx or
   dropped connection fails it; the counts per status are in the notes.
 - **apiserver-restart** (operator, envtest): 30 OAuthClients applied by 4 appliers (which
-  retry, as a GitOps tool does) while the kube-apiserver is stopped for 3 s and started
-  again on the same port, certificates and etcd. Lost: an OAuthClient that does not end
-  Ready with its Secret and exactly one database row whose secret hash matches the Secret.
-- **manager-kill** (operator, envtest): ` + "`authly operator`" + ` killed with SIGKILL at random
-  intervals (0.3–1.5 s, so between any two reconcile steps) and started again, 12 times,
-  while 10 OAuthClients are created, 10 updated and 10 deleted. Then it settles. Lost: a
-  client whose database row, Secret or spec does not match its OAuthClient, a client
-  registered twice, or a deleted OAuthClient whose row remains.
+  retry, as a GitOps tool does) while the kube-apiserver is stopped (SIGTERM, then SIGKILL
+  after 5 s: it waits for the operator's watches to end, which they never do), kept down
+  3 s and started again on the same port, certificates and etcd. Lost: an OAuthClient that
+  does not end Ready with its Secret and exactly one database row whose secret hash
+  matches the Secret.
+- **manager-kill** (operator, envtest): ` + "`authly operator`" + ` killed with SIGKILL at a random
+  point 0–800 ms after each start became ready, and started again at once, at least 12
+  times and on until 30 changes are applied (10 OAuthClients created, 10 updated, 10
+  deleted, one every 0.5 s), so that it dies at different steps of its reconciles (the
+  points are random: no step boundary is sure to be hit in a given run). Then it settles.
+  Lost: a client whose database row, Secret or spec does not match its OAuthClient, a
+  client registered twice, or a deleted OAuthClient whose row remains.
 `

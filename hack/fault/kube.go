@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -640,4 +641,129 @@ func roundAll(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(100 * time.Millisecond)
 	}
 	return out
+}
+
+// step is a point of an OAuthClient's reconcile the operator is killed right after, as
+// seen from outside: the effect of the step is there, the next one not yet.
+type step struct {
+	name string
+	// seen reports whether the step's effect is visible for OAuthClient name.
+	seen func(ctx context.Context, k *kubeEnv, name string) bool
+}
+
+var registrationSteps = []step{
+	{"finalizer added", func(ctx context.Context, k *kubeEnv, name string) bool {
+		var oc authlyv1.OAuthClient
+		return k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name}, &oc) == nil &&
+			slices.Contains(oc.Finalizers, authlyv1.Finalizer)
+	}},
+	{"Secret written", func(ctx context.Context, k *kubeEnv, name string) bool {
+		var s corev1.Secret
+		return k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name + "-oauth"}, &s) == nil
+	}},
+	{"client registered", func(ctx context.Context, k *kubeEnv, name string) bool { return k.registered(ctx, name) }},
+	{"status Ready", func(ctx context.Context, k *kubeEnv, name string) bool {
+		var oc authlyv1.OAuthClient
+		if k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name}, &oc) != nil {
+			return false
+		}
+		c := meta.FindStatusCondition(oc.Status.Conditions, authlyv1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionTrue
+	}},
+}
+
+// registered reports whether the database holds a client managed by OAuthClient name.
+func (k *kubeEnv) registered(ctx context.Context, name string) bool {
+	var s corev1.Secret
+	if k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name + "-oauth"}, &s) != nil {
+		return false
+	}
+	c, err := k.store.GetClient(ctx, string(s.Data["client_id"]))
+	return err == nil && c.ManagedBy == "k8s:"+kubeNamespace+"/"+name
+}
+
+// managerKillSteps kills the operator right after each step of a registration and of a
+// removal, as soon as the step's effect is visible, starts it again, and checks the end
+// state. Where the kill lands is bounded by how fast the effect is seen (a 5 ms poll).
+func (k *kubeEnv) managerKillSteps(ctx context.Context) *result {
+	res := newResult("manager-kill-steps")
+	ap := &applier{k: k, res: res}
+	wants := map[string]want{}
+	// killAfter kills the operator once seen, and says whether it died before the next
+	// step (when there is one to look at).
+	killAfter := func(what, name string, seen, next func() bool) (between bool) {
+		deadline := time.Now().Add(30 * time.Second)
+		for !seen() {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				res.problem("%s of %s not seen within 30 s", what, name)
+				return false
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		k.op.kill()
+		where := ""
+		if next != nil {
+			between = !next()
+			where = " (the next step was not done yet)"
+			if !between {
+				where = " (the next step was done already)"
+			}
+		}
+		defer res.note("killed after %q of %s%s", what, name, where)
+		op, err := k.startOperator()
+		if err != nil {
+			res.problem("restarting the operator: %v", err)
+			return
+		}
+		k.op = op
+		if err := op.waitReady(ctx, time.Minute); err != nil {
+			res.problem("the restarted operator: %v", err)
+		}
+		return between
+	}
+	// Each registration step gets up to three clients, until a kill lands before the next
+	// step.
+	for i, st := range registrationSteps {
+		for attempt := range 3 {
+			name := fmt.Sprintf("ks-%d%d", i, attempt)
+			wants[name] = want{scopes: []string{"orders:read"}}
+			if err := ap.create(ctx, kubeClient(name, "orders:read")); err != nil {
+				res.problem("%v", err)
+				return res
+			}
+			var next func() bool
+			if i+1 < len(registrationSteps) {
+				next = func() bool { return registrationSteps[i+1].seen(ctx, k, name) }
+			}
+			if killAfter(st.name, name, func() bool { return st.seen(ctx, k, name) }, next) || next == nil {
+				break
+			}
+		}
+	}
+	// Removal: killed once the deletion is requested and once the row is gone (before the
+	// finalizer is removed, when the operator is quick enough to leave that gap).
+	for i, what := range []string{"deletion requested", "client removed from the database"} {
+		name := fmt.Sprintf("ks-%d0", i)
+		if err := ap.delete(ctx, name); err != nil {
+			res.problem("%v", err)
+			return res
+		}
+		wants[name] = want{deleted: true}
+		gone := func() bool { return !k.registered(ctx, name) }
+		if i == 0 {
+			killAfter(what, name, func() bool { return true }, gone)
+		} else {
+			killAfter(what, name, gone, nil)
+		}
+	}
+	back := time.Now()
+	at, err := k.settle(ctx, wants)
+	if err != nil {
+		res.recovered = false
+		res.problem("%v; the operator's log ends with: %s", err, tail(k.logPath, 3))
+	} else {
+		res.recovery = at.Sub(back)
+	}
+	k.check(ctx, res, "ks-", wants)
+	return res
 }

@@ -5,8 +5,8 @@
 // the replicas, the smallest database pool under 64 clients and a sweep of malformed
 // input. Then it runs the operator (`authly operator`, a child process) against envtest's
 // kube-apiserver and etcd, stops and restarts the API server while OAuthClients are
-// applied, and kills the manager again and again while it registers, updates and deletes
-// clients.
+// applied, kills the manager again and again while it registers, updates and deletes
+// clients, and kills it right after each step of a registration and of a removal.
 //
 // Every answer is classified by its status and OAuth error code, so the suite measures
 // whatever the server does. After each fault it checks, once things settle, that nothing
@@ -110,6 +110,9 @@ func scenarios() []scenario {
 		}},
 		{name: "manager-kill", operator: true, run: func(ctx context.Context, _ *serverEnv, k *kubeEnv) []*result {
 			return []*result{k.managerKill(ctx)}
+		}},
+		{name: "manager-kill-steps", operator: true, run: func(ctx context.Context, _ *serverEnv, k *kubeEnv) []*result {
+			return []*result{k.managerKillSteps(ctx)}
 		}},
 	}
 }

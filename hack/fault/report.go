@@ -255,4 +255,10 @@ Scenarios:
   points are random: no step boundary is sure to be hit in a given run). Then it settles.
   Lost: a client whose database row, Secret or spec does not match its OAuthClient, a
   client registered twice, or a deleted OAuthClient whose row remains.
+- **manager-kill-steps** (operator, envtest): the manager killed right after each step of a
+  registration is seen from outside (finalizer added, Secret written, client registered,
+  status Ready; a 5 ms poll), up to three new OAuthClients per step until a kill lands
+  before the next step, and after each step of a removal (deletion requested, client
+  removed from the database); started again each time. The notes say where each kill
+  landed. Lost: as in manager-kill.
 `

@@ -155,6 +155,12 @@ bench-operator: build envtest ## Not for CI: 1,000 OAuthClients at once, then th
 bench-go: ## Run the go test benchmarks of the hot paths with -benchmem.
 	go test -run '^$$' -bench . -benchmem ./server/...
 
+##@ Faults
+
+.PHONY: fault
+fault: build envtest ## The fault suite (~3 min): Postgres, replicas and the operator under faults; bench/results/FAULTS.md (see hack/fault).
+	go run ./hack/fault --authly $(LOCALBIN)/authly --assets $(ENVTEST_ASSETS) --out bench/results/FAULTS.md $(FAULT_FLAGS)
+
 ##@ Tools
 
 .PHONY: envtest

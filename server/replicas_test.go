@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/authly-dev/authly-operator/server"
+	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/registry"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/storetest"
@@ -299,4 +300,169 @@ func TestReplicaProcessesShareRevocations(t *testing.T) {
 	}
 	procA.stop(t)
 	procB.stop(t)
+}
+
+// raceReplicas sends n copies of one form at once to path, copy i to replicas[i %
+// len(replicas)], each on its own connection, and returns the status and OAuth error code
+// of every answer. It must be called from the test's goroutine.
+func raceReplicas(t *testing.T, replicas []*testEnv, n int, path string, form func(i int) (clientID, secret string, values url.Values)) []tokenResult {
+	t.Helper()
+	out := make([]tokenResult, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		e := replicas[i%len(replicas)]
+		clientID, secret, values := form(i)
+		req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.URL+path, strings.NewReader(values.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+		wg.Go(func() {
+			// A transport of its own: every request on its own connection, all at once.
+			hc := &http.Client{Transport: &http.Transport{}}
+			defer hc.CloseIdleConnections()
+			<-start
+			resp, err := hc.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer func() { _ = resp.Body.Close() }()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i].status = resp.StatusCode
+			if len(body) > 0 {
+				errs[i] = json.Unmarshal(body, &out[i])
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// oneWinner checks that exactly one answer succeeded and every other one is 400
+// invalid_grant.
+func oneWinner(t *testing.T, what string, results []tokenResult) tokenResult {
+	t.Helper()
+	var winners []tokenResult
+	for _, r := range results {
+		switch {
+		case r.status == http.StatusOK:
+			winners = append(winners, r)
+		case r.status != http.StatusBadRequest || r.Error != "invalid_grant":
+			t.Errorf("%s: a loser got %d %s (%s), want 400 invalid_grant", what, r.status, r.Error, r.ErrorDescription)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%s: %d of %d presentations won, want exactly 1", what, len(winners), len(results))
+	}
+	return winners[0]
+}
+
+// raceWays is how many presentations of one credential race across the replicas.
+const raceWays = 40
+
+// One refresh token presented at once on two replicas: one rotation wins, the other
+// presentations are reuse (invalid_grant), on whichever replica they land.
+func TestReplicasRaceOneRefreshTokenOneWinner(t *testing.T) {
+	a, b := newReplicaPair(t)
+	client, secret := a.webClient()
+	u := a.user("rhea", "correct horse battery")
+	now := time.Now()
+	rt, err := credentials.NewOrderedToken(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.CreateRefreshToken(a.ctx, &store.RefreshToken{
+		Hash: credentials.StorageKey(rt), FamilyID: "race-family", ClientID: client.ID, UserID: u.ID,
+		Scopes: []string{"orders:read", "offline_access"}, AuthTime: now, ExpiresAt: now.Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	results := raceReplicas(t, []*testEnv{a, b}, raceWays, "/api/v1/oauth/token", func(int) (string, string, url.Values) {
+		return client.ID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	})
+	if w := oneWinner(t, "refresh", results); w.RefreshToken == "" || w.RefreshToken == rt {
+		t.Errorf("the winner got refresh token %q, want a new one", w.RefreshToken)
+	}
+}
+
+// One authorization code redeemed at once on two replicas: exactly one exchange wins.
+func TestReplicasRaceOneCodeOneWinner(t *testing.T) {
+	a, b := newReplicaPair(t)
+	client, secret := a.webClient()
+	u := a.user("cora", "correct horse battery")
+	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	code := randomString(t) + randomString(t)
+	now := time.Now()
+	if err := a.store.CreateAuthorizationCode(a.ctx, &store.AuthorizationCode{
+		Hash: credentials.HashToken(code), ClientID: client.ID, UserID: u.ID, RedirectURI: client.RedirectURIs[0],
+		Scopes: []string{"orders:read"}, CodeChallenge: credentials.S256Challenge(verifier), AuthTime: now, ExpiresAt: now.Add(time.Minute),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	results := raceReplicas(t, []*testEnv{a, b}, raceWays, "/api/v1/oauth/token", func(int) (string, string, url.Values) {
+		return client.ID, secret, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {client.RedirectURIs[0]}, "code_verifier": {verifier}}
+	})
+	oneWinner(t, "code", results)
+}
+
+// An access token and a refresh token revoked many times at once on two replicas: every
+// revocation answers 200 (RFC 7009), and afterwards both replicas refuse both tokens.
+func TestReplicasRaceRevocation(t *testing.T) {
+	a, b := newReplicaPair(t)
+	m2m, m2mSecret := a.m2mClient()
+	rs, rsSecret := a.m2mClient()
+	web, webSecret := a.webClient()
+	u := a.user("vera", "correct horse battery")
+	tok := a.clientCredentials(m2m.ID, m2mSecret)
+	if tok.status != http.StatusOK {
+		t.Fatalf("token: %d %s", tok.status, tok.Error)
+	}
+	for _, e := range []*testEnv{a, b} {
+		if !e.introspect(rs.ID, rsSecret, tok.AccessToken) {
+			t.Fatal("a replica finds a fresh token inactive")
+		}
+	}
+	now := time.Now()
+	rt, err := credentials.NewOrderedToken(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.CreateRefreshToken(a.ctx, &store.RefreshToken{
+		Hash: credentials.StorageKey(rt), FamilyID: "revoked-family", ClientID: web.ID, UserID: u.ID,
+		Scopes: []string{"orders:read", "offline_access"}, AuthTime: now, ExpiresAt: now.Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	results := raceReplicas(t, []*testEnv{a, b}, raceWays, "/api/v1/oauth/revoke", func(i int) (string, string, url.Values) {
+		if i%4 < 2 {
+			return m2m.ID, m2mSecret, url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
+		}
+		return web.ID, webSecret, url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}}
+	})
+	for i, r := range results {
+		if r.status != http.StatusOK {
+			t.Errorf("revocation %d: %d %s, want 200", i, r.status, r.Error)
+		}
+	}
+	for name, e := range map[string]*testEnv{"A": a, "B": b} {
+		waitFor(t, "replica "+name+" to refuse the revoked access token", func() bool { return !e.introspect(rs.ID, rsSecret, tok.AccessToken) })
+		if res := e.tokenRequest(web.ID, webSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); res.Error != "invalid_grant" {
+			t.Errorf("replica %s rotates the revoked refresh token: %d %s", name, res.status, res.Error)
+		}
+	}
 }

@@ -32,9 +32,10 @@ func newPluginCommand() *cobra.Command {
 	})
 }
 
-// newKubectlCommand is `authly kubectl ...`, the plugin under the authly binary's own name.
+// newKubectlCommand is `authly kubectl ...`, the plugin under the authly binary's own name,
+// writing where the authly command does.
 func newKubectlCommand() *cobra.Command {
-	cmd := newPluginCommand()
+	cmd := kubectlplugin.NewCommand(kubectlplugin.Config{Flags: genericclioptions.NewConfigFlags(true)})
 	cmd.Use = "kubectl"
 	cmd.Short = "The kubectl plugin (kubectl authly): status, token, rotate, plan"
 	cmd.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "authly kubectl"}

@@ -27,7 +27,7 @@ import (
 type Config struct {
 	// Flags are kubectl's connection flags; the root command registers them.
 	Flags *genericclioptions.ConfigFlags
-	// Streams are standard input, output and error.
+	// Streams are standard input, output and error; nil ones are the parent command's.
 	Streams genericiooptions.IOStreams
 	// Clock tells the time for ages, rotation requests and grace periods; nil means the
 	// real clock.
@@ -52,9 +52,16 @@ AuthServer, a token for an OAuthClient, a client secret rotation, and the capaci
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetIn(cfg.Streams.In)
-	root.SetOut(cfg.Streams.Out)
-	root.SetErr(cfg.Streams.ErrOut)
+	// Streams left nil are the parent command's (`authly kubectl`), else the process's.
+	if cfg.Streams.In != nil {
+		root.SetIn(cfg.Streams.In)
+	}
+	if cfg.Streams.Out != nil {
+		root.SetOut(cfg.Streams.Out)
+	}
+	if cfg.Streams.ErrOut != nil {
+		root.SetErr(cfg.Streams.ErrOut)
+	}
 	cfg.Flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		newStatusCommand(&cfg),

@@ -101,6 +101,7 @@ func forward(ctx context.Context, c *clients, as *authlyv1.AuthServer, errOut io
 
 // readyPod is the first Ready pod by name that is not being deleted, or nil.
 func readyPod(pods []corev1.Pod) *corev1.Pod {
+	pods = slices.Clone(pods)
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	for i := range pods {
 		p := &pods[i]

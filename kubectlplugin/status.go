@@ -22,7 +22,7 @@ import (
 )
 
 func newStatusCommand(cfg *Config) *cobra.Command {
-	print := genericclioptions.NewJSONYamlPrintFlags()
+	printFlags := genericclioptions.NewJSONYamlPrintFlags()
 	var output string
 	cmd := &cobra.Command{
 		Use:   "status [AUTHSERVER]",
@@ -38,9 +38,9 @@ endpoints. Without a name, every AuthServer in the namespace.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var printer printers.ResourcePrinter
 			if output != "" {
-				p, err := print.ToPrinter(output)
+				p, err := printFlags.ToPrinter(output)
 				if err != nil {
-					return fmt.Errorf("--output %q: want one of %s", output, strings.Join(print.AllowedFormats(), ", "))
+					return fmt.Errorf("--output %q: want one of %s", output, strings.Join(printFlags.AllowedFormats(), ", "))
 				}
 				printer = p
 			}

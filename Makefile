@@ -78,6 +78,10 @@ fuzz: ## Run every fuzz target for FUZZ_TIME (default 3s here; try FUZZ_TIME=2m)
 build: depcheck ## Build bin/authly.
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/authly .
 
+.PHONY: plugin
+plugin: build ## Build the kubectl plugin bin/kubectl-authly (a symlink to bin/authly): with it on the PATH, `kubectl authly`.
+	ln -sf authly $(LOCALBIN)/kubectl-authly
+
 # Packages that must never be linked into the authly binary: test tooling. envtest's packages
 # create directories when the program starts, which crashed the operator's pod on its
 # read-only root filesystem. The development build (bin/authly-dev) links envtest on purpose.

@@ -1,7 +1,8 @@
 // Command authly is the Authly operator and its bundled OAuth 2.1 / OpenID Connect server in
 // one binary: `authly operator` runs the controller manager, `authly server` the OAuth
 // server, `authly migrate` applies the database schema and `authly admin` manages clients,
-// scopes, users and keys without Kubernetes.
+// scopes, users and keys without Kubernetes. Invoked as kubectl-authly (or as `authly
+// kubectl`) it is the kubectl plugin `kubectl authly`.
 package main
 
 import (
@@ -24,10 +25,16 @@ var (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	root, name := newRootCommand(), "authly"
+	if invokedAsPlugin(os.Args[0]) {
+		// kubectl runs `kubectl authly ...` as kubectl-authly, a symlink to or copy of this
+		// binary (`make plugin`).
+		root, name = newPluginCommand(), "kubectl authly"
+	}
+	err := root.ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "authly:", err)
+		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
 }

@@ -146,6 +146,11 @@ func declaredPlan(as *authlyv1.AuthServer) (capacity.Plan, error) {
 	return capacity.Compute(in)
 }
 
+// PlanFor is the plan the operator computes for an AuthServer's spec before it observes any
+// load, with the operator's defaults for fields the spec leaves out. `kubectl authly plan`
+// calls it, so that the offline planner and the operator cannot disagree.
+func PlanFor(as *authlyv1.AuthServer) (capacity.Plan, error) { return declaredPlan(as) }
+
 // history is the autoscaler's recommendations as the status keeps them.
 func history(cs *authlyv1.CapacityStatus) []capacity.Recommendation {
 	if cs == nil {

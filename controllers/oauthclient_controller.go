@@ -120,6 +120,9 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 	if _, err := desiredClient(oc, oc.Spec.ClientID, ""); err != nil {
 		return ctrl.Result{}, err
 	}
+	if _, err := rotationGracePeriod(oc); err != nil {
+		return ctrl.Result{}, err
+	}
 	creds, err := r.ensureSecret(ctx, oc, db.server)
 	if err != nil {
 		return ctrl.Result{}, err

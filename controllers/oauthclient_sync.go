@@ -121,7 +121,11 @@ func (r *OAuthClientReconciler) syncClient(ctx context.Context, oc *authlyv1.OAu
 		want.PreviousSecretHash, want.PreviousSecretExpiresAt = cur.PreviousSecretHash, cur.PreviousSecretExpiresAt
 		if secretChanged && creds.rotation != "" {
 			want.PreviousSecretHash, want.PreviousSecretExpiresAt = nil, time.Time{}
-			if grace := rotationGracePeriod(oc); grace > 0 && len(cur.SecretHash) > 0 {
+			grace, err := rotationGracePeriod(oc)
+			if err != nil {
+				return err
+			}
+			if grace > 0 && len(cur.SecretHash) > 0 {
 				want.PreviousSecretHash, want.PreviousSecretExpiresAt = cur.SecretHash, now.Add(grace)
 			}
 		}
@@ -226,10 +230,20 @@ func clientDiff(cur, want *store.Client) []string {
 	return diff
 }
 
-// rotationGracePeriod is how long the previous secret stays valid after a rotation.
-func rotationGracePeriod(oc *authlyv1.OAuthClient) time.Duration {
-	if oc.Spec.SecretRotationGracePeriod == nil {
-		return defaultRotationGracePeriod
+// rotationGracePeriod is how long the previous secret stays valid after a rotation: the
+// rotate-secret-grace-period annotation's, else the spec's. An annotation that is not a
+// duration is a *stalled InvalidSpec, checked before any new secret is written.
+func rotationGracePeriod(oc *authlyv1.OAuthClient) (time.Duration, error) {
+	if v, ok := oc.Annotations[authlyv1.RotateSecretGracePeriodAnnotation]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return 0, stalledf(authlyv1.ReasonInvalidSpec, "annotation %s: %q is not a duration such as 1h or 0s",
+				authlyv1.RotateSecretGracePeriodAnnotation, v)
+		}
+		return d, nil
 	}
-	return max(oc.Spec.SecretRotationGracePeriod.Duration, 0)
+	if oc.Spec.SecretRotationGracePeriod == nil {
+		return defaultRotationGracePeriod, nil
+	}
+	return max(oc.Spec.SecretRotationGracePeriod.Duration, 0), nil
 }

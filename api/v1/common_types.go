@@ -16,6 +16,13 @@ const (
 	// (a timestamp, say) rotates once; the previous secret stays valid for the client's
 	// secretRotationGracePeriod.
 	RotateSecretAnnotation = "oauth.authly.dev/rotate-secret"
+
+	// RotateSecretGracePeriodAnnotation on an OAuthClient is the grace period, a Go duration
+	// such as "1h", of the rotations asked for while it is present, in place of
+	// spec.secretRotationGracePeriod. `kubectl authly rotate --grace` writes it together with
+	// the rotate-secret annotation, so that one rotation can have its own grace period
+	// without a change of the spec.
+	RotateSecretGracePeriodAnnotation = "oauth.authly.dev/rotate-secret-grace-period"
 )
 
 // Condition types, set with observedGeneration on every kind's status.

@@ -27,9 +27,12 @@ func TestDataExceptionsAreErrInvalidInput(t *testing.T) {
 			"LoginLockedUntil":   func() error { _, err := s.LoginLockedUntil(ctx, bad, t0); return err },
 			"RecordLoginFailure": func() error { _, err := s.RecordLoginFailure(ctx, bad, t0, 5, time.Minute, time.Minute); return err },
 			"ClearLoginFailures": func() error { return s.ClearLoginFailures(ctx, bad) },
-			"ConsentedScopes":    func() error { _, err := s.ConsentedScopes(ctx, "00000000-0000-0000-0000-000000000000", bad); return err },
-			"ListClients":        func() error { _, err := s.ListClients(ctx, store.Page{Limit: 10, After: bad}); return err },
-			"CreateScope":        func() error { return s.CreateScope(ctx, &store.Scope{Name: "s", Description: bad}) },
+			"ConsentedScopes": func() error {
+				_, err := s.ConsentedScopes(ctx, "00000000-0000-0000-0000-000000000000", bad)
+				return err
+			},
+			"ListClients": func() error { _, err := s.ListClients(ctx, store.Page{Limit: 10, After: bad}); return err },
+			"CreateScope": func() error { return s.CreateScope(ctx, &store.Scope{Name: "s", Description: bad}) },
 			"CreateClient": func() error {
 				c := fullClient("nul-name")
 				c.Name = bad

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -40,7 +41,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) *Err
 	if optional && len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	return DecodeJSON(body, v)
+	if e := DecodeJSON(body, v); e != nil {
+		return e
+	}
+	return checkBodyText(reflect.ValueOf(v), "")
 }
 
 func checkContentType(ct string) *Error {

@@ -130,8 +130,9 @@ func (s *Server) init(ctx context.Context) error {
 		Verifier:    tokens.NewCachingVerifier(&tokens.Verifier{Issuer: s.cfg.Issuer, Keys: s.keys, Leeway: 30 * time.Second}, 100_000),
 		Revocations: s.revocations,
 		Log:         s.log,
-		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization},
-		Limiter:     s.limiter,
+		Hooks: oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization,
+			DatabaseUnavailable: s.metrics.DatabaseUnavailable},
+		Limiter: s.limiter,
 	})
 	if err != nil {
 		return err
@@ -142,7 +143,8 @@ func (s *Server) init(ctx context.Context) error {
 	}, s.log); err != nil {
 		return err
 	}
-	adminAPI, err := admin.New(admin.Deps{Store: s.store, Registry: reg, Tokens: s.provider, Log: s.log, Version: s.cfg.Version})
+	adminAPI, err := admin.New(admin.Deps{Store: s.store, Registry: reg, Tokens: s.provider, Log: s.log, Version: s.cfg.Version,
+		OnDatabaseUnavailable: s.metrics.DatabaseUnavailable})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type Metrics struct {
 	queries        *prometheus.HistogramVec
 	authorizations *prometheus.CounterVec
 	tokenOps       *prometheus.CounterVec
+	dbUnavailable  *prometheus.CounterVec
 
 	// series caches the label children of the request metrics, so that a request costs a
 	// map lookup rather than a label hash; the keys are bounded (see endpointLabel).
@@ -81,12 +82,16 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "token_operations_total",
 			Help: "Token endpoint, introspection and revocation outcomes by operation, grant type and result.",
 		}, []string{"operation", "grant_type", "result"}),
+		dbUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "db_unavailable_responses_total",
+			Help: "Requests refused with 503 temporarily_unavailable (or that error redirected to the client) because the database could not be reached, by endpoint (route path).",
+		}, []string{"endpoint"}),
 		queryObs:    make(map[string]prometheus.Observer),
 		seriesLimit: DefaultSeriesLimit,
 	}
 	m.series.Store(&map[seriesKey]*requestSeries{})
 	m.reg.MustRegister(
-		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps,
+		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps, m.dbUnavailable,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -125,4 +130,11 @@ func (m *Metrics) TokenOperation(operation, grantType, result string) {
 // Authorization records an authorization outcome; it is oauth.Hooks.Authorization.
 func (m *Metrics) Authorization(clientType, result string) {
 	m.authorizations.WithLabelValues(clientType, result).Inc()
+}
+
+// DatabaseUnavailable records a request refused because the database could not be
+// reached; it is oauth.Hooks.DatabaseUnavailable and admin.Deps.OnDatabaseUnavailable.
+// The endpoint is a route path, so the label is bounded.
+func (m *Metrics) DatabaseUnavailable(endpoint string) {
+	m.dbUnavailable.WithLabelValues(endpointLabel(endpoint)).Inc()
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest request body the admin API reads.
@@ -40,6 +41,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) *Err
 	}
 	if optional && len(bytes.TrimSpace(body)) == 0 {
 		return nil
+	}
+	if !utf8.Valid(body) {
+		// RFC 8259 section 8.1; the decoder would replace the bytes and go on.
+		return badRequest("", "the request body is not valid UTF-8")
 	}
 	if e := DecodeJSON(body, v); e != nil {
 		return e

@@ -259,10 +259,10 @@ func testBadAdminInput(t *testing.T, f *badFixture) {
 		for _, b := range bodies {
 			c := adminCase{name: "body " + b.path + " " + b.field + "/" + bv.name, method: http.MethodPost, path: b.path,
 				body: strings.Replace(b.template, "@", jsonString(bv.value), 1), field: b.field, description: b.field + " " + reason}
-			switch {
-			case reason == reasonUTF8:
+			switch reason {
+			case reasonUTF8:
 				c.field, c.description = "", "not valid UTF-8"
-			case reason == reasonControl:
+			case reasonControl:
 				if b.field == "client_name" || b.field == "name" || b.field == "description" || b.field == "password" || b.field == "email" {
 					continue // free text may hold line breaks; tested below
 				}

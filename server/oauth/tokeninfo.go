@@ -69,6 +69,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	result, err := p.introspectToken(r.Context(), caller, token, f.get("token_type_hint"))
 	if err != nil {
+		if asError(err).Code == ErrServerError {
+			p.log.ErrorContext(r.Context(), "introspect", "client_id", caller.ID, "error", err)
+		}
 		writeError(w, err)
 		return
 	}
@@ -107,19 +110,19 @@ func (p *Provider) introspectAccess(token string) (introspection, bool) {
 	}, true
 }
 
-// introspectRefresh looks token up as a refresh token of caller. Only a database that
-// cannot answer is an error: the token's state is unknown then, and saying "inactive"
-// would be a lie a resource server acts on.
+// introspectRefresh looks token up as a refresh token of caller. A database that cannot
+// answer is an error, not "inactive": the token's state is unknown then, and a resource
+// server acts on the answer.
 func (p *Provider) introspectRefresh(ctx context.Context, caller *store.Client, token string) (introspection, bool, error) {
 	if strings.Contains(token, ".") {
 		return inactive, false, nil // a JWT, never a refresh token: no lookup
 	}
 	rt, err := p.store.GetRefreshToken(ctx, credentials.StorageKey(token))
-	if errors.Is(err, store.ErrUnavailable) {
-		return inactive, false, err
+	if errors.Is(err, store.ErrNotFound) {
+		return inactive, false, nil
 	}
 	if err != nil {
-		return inactive, false, nil
+		return inactive, false, err
 	}
 	now := p.now()
 	if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !rt.RevokedAt.IsZero() || !now.Before(rt.ExpiresAt) {

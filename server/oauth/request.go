@@ -103,24 +103,46 @@ func (f form) check() error {
 			}
 		}
 	}
+	if !f.anyBad() {
+		return nil
+	}
 	names := make([]string, 0, len(f))
 	for k := range f {
 		names = append(names, k)
 	}
-	sort.Strings(names) // the first bad parameter in a stable order
+	sort.Strings(names) // report the first bad parameter in a stable order
 	for _, name := range names {
 		if reason := badText(name, maxIdentifierLen); reason != "" {
 			return newError(ErrInvalidRequest, "a parameter name "+reason)
 		}
-		limit, ok := paramLimits[name]
-		if !ok {
-			limit = maxParamLen
-		}
-		if reason := badText(f[name], limit); reason != "" {
-			return &Error{Code: ErrInvalidRequest, Description: name + " " + reason, param: name}
+		if reason := badText(f[name], f.limit(name)); reason != "" {
+			label := name
+			if label == "" {
+				label = "a parameter without a name"
+			}
+			return &Error{Code: ErrInvalidRequest, Description: label + " " + reason, param: name}
 		}
 	}
 	return nil
+}
+
+// anyBad reports whether check refuses a parameter name or value; it allocates nothing,
+// so that good requests pay only the scan.
+func (f form) anyBad() bool {
+	for name, v := range f {
+		if badText(name, maxIdentifierLen) != "" || badText(v, f.limit(name)) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// limit is the length limit of a parameter's value.
+func (form) limit(name string) int {
+	if n, ok := paramLimits[name]; ok {
+		return n
+	}
+	return maxParamLen
 }
 
 // badText says what is wrong with s as a parameter of at most limit bytes, or "".

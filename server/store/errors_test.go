@@ -3,12 +3,15 @@ package store_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
+	"github.com/authly-dev/authly-operator/server/store/storetest"
 )
 
 // Postgres refuses NUL bytes and invalid UTF-8 in text (SQLSTATE 22021). Whatever reaches
@@ -97,6 +100,64 @@ func TestStoppedDatabaseIsErrUnavailable(t *testing.T) {
 			if err := op(); !errors.Is(err, store.ErrUnavailable) {
 				t.Errorf("round %d: %s = %v, want ErrUnavailable", round, name, err)
 			}
+		}
+	}
+}
+
+// A database address that accepts TCP connections but never answers (a hung server, or a
+// proxy in front of a dead one) makes Open fail with ErrUnavailable once the connect
+// timeout is over, instead of holding the caller for good; so do the requests later.
+func TestSilentDatabaseIsErrUnavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 16) // accepted, held open, never answered
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				close(held)
+				return
+			}
+			held <- conn
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		for conn := range held {
+			_ = conn.Close()
+		}
+	})
+	dsn := "postgres://postgres@" + ln.Addr().String() + "/authly?sslmode=disable"
+	_, err = store.Open(context.Background(), dsn, store.Options{ConnectTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestConnectTimeoutDefault(t *testing.T) {
+	base := storetest.URL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("connect_timeout", "3")
+	u.RawQuery = q.Encode()
+	withTimeout := u.String()
+	for _, tt := range []struct {
+		url  string
+		opts store.Options
+		want time.Duration
+	}{
+		{base, store.Options{}, store.DefaultConnectTimeout},
+		{withTimeout, store.Options{}, 3 * time.Second},
+		{withTimeout, store.Options{ConnectTimeout: time.Second}, time.Second},
+	} {
+		s := openStore(t, tt.url, tt.opts)
+		if got := s.Pool().Config().ConnConfig.ConnectTimeout; got != tt.want {
+			t.Errorf("%s %+v: connect timeout %v, want %v", tt.url, tt.opts, got, tt.want)
 		}
 	}
 }

@@ -33,6 +33,9 @@ type Options struct {
 	MaxConns, MinConns int32
 	// MaxConnLifetime and MaxConnIdleTime; zero keeps the pgx defaults.
 	MaxConnLifetime, MaxConnIdleTime time.Duration
+	// ConnectTimeout bounds each connection attempt; zero means the URL's connect_timeout,
+	// or DefaultConnectTimeout when it has none.
+	ConnectTimeout time.Duration
 	// ApplicationName is reported to Postgres (pg_stat_activity); default "authly". The
 	// Listen connection reports it with ListenerSuffix appended.
 	ApplicationName string
@@ -56,6 +59,11 @@ const maxCombined = 64
 // combinedStatementTimeout bounds a combined statement, which runs under no caller's
 // context.
 const combinedStatementTimeout = 30 * time.Second
+
+// DefaultConnectTimeout bounds a connection attempt unless told otherwise. Without a bound,
+// a database host that drops packets holds every request that needs a new connection until
+// TCP gives up, minutes later; with it, the request fails with ErrUnavailable (a 503).
+const DefaultConnectTimeout = 10 * time.Second
 
 // DefaultApplicationName is the application_name of the store's connections unless
 // Options.ApplicationName says otherwise.
@@ -93,6 +101,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	}
 	if opts.MaxConnIdleTime > 0 {
 		cfg.MaxConnIdleTime = opts.MaxConnIdleTime
+	}
+	switch {
+	case opts.ConnectTimeout > 0:
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	case cfg.ConnConfig.ConnectTimeout == 0:
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	appName := opts.ApplicationName
 	if appName == "" {

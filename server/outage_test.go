@@ -19,7 +19,8 @@ import (
 
 // While Postgres is down, what needs it answers 503 temporarily_unavailable with
 // Retry-After, so that clients and load balancers retry: the refresh, code and password
-// grants, the admin API, and the login page (a page, not a JSON error). What the caches
+// grants, the admin API, the login page (a page, not a JSON error), and an authorization
+// of a signed-in user (redirected to the client with that error). What the caches
 // serve goes on: client_credentials for a known client, introspection of an access token,
 // discovery and JWKS. Each 503 is counted, and none is logged as an ERROR.
 func TestDatabaseDownIs503(t *testing.T) {
@@ -121,6 +122,20 @@ func TestDatabaseDownIs503(t *testing.T) {
 		}
 	})
 
+	t.Run("signed-in browser", func(t *testing.T) {
+		// A silent renewal (prompt=none) of a signed-in user is not login_required, which
+		// would sign the user out of the client: the server cannot tell now.
+		q := authzParams(web, oauth2.S256ChallengeFromVerifier(verifier), set("prompt", "none"))
+		resp, _ := b.get(e.URL + pathAuthorize + "?" + q.Encode())
+		params := redirectParams(t, resp, webRedirect)
+		if params.Get("error") != "temporarily_unavailable" || params.Get("state") != q.Get("state") {
+			t.Errorf("redirect %v, want error temporarily_unavailable with the state", params)
+		}
+		if ra := resp.Header.Get("Retry-After"); ra != "5" {
+			t.Errorf("Retry-After %q, want 5", ra)
+		}
+	})
+
 	// What the caches serve.
 	t.Run("client_credentials", func(t *testing.T) {
 		if res := e.tokenRequest(m2m.ID, m2mSecret, url.Values{"grant_type": {"client_credentials"}}); res.status != http.StatusOK || res.AccessToken == "" {
@@ -146,7 +161,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 	for series, want := range map[string]float64{
 		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/token"}`:      3,
 		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/introspect"}`: 1,
-		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/authorize"}`:  1,
+		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/authorize"}`:  2,
 		`authly_db_unavailable_responses_total{endpoint="/admin/clients"}`:           1,
 	} {
 		if got := metricValue(t, exposition, series); got != want {

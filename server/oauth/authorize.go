@@ -163,7 +163,11 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 			return
 		}
 	}
-	session, user := p.currentSession(ctx, r, now)
+	session, user, err := p.currentSession(ctx, r, now)
+	if err != nil {
+		p.failAuthorize(w, r, req, err)
+		return
+	}
 	freshLogin := false
 	if action == "login" {
 		login := r.PostForm.Get("username")
@@ -366,21 +370,35 @@ var builtinScopeDescriptions = map[string]string{
 	"offline_access": "Keep access while you are away",
 }
 
-// currentSession returns the login session of the request's cookie, if it is valid.
-func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User) {
+// currentSession returns the login session of the request's cookie, if it is valid. It
+// fails only when the database cannot tell: "not logged in" would send a prompt=none
+// request back with login_required, and its client would sign the user out.
+func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	s, err := p.store.GetSession(ctx, credentials.HashToken(c.Value), now)
 	if err != nil {
-		return nil, nil
+		return nil, nil, onlyUnavailable(err) // else no valid session: the user logs in
 	}
 	u, err := p.store.GetUser(ctx, s.UserID)
-	if err != nil || u.Disabled {
-		return nil, nil
+	if err != nil {
+		return nil, nil, onlyUnavailable(err)
 	}
-	return s, u
+	if u.Disabled {
+		return nil, nil, nil
+	}
+	return s, u, nil
+}
+
+// onlyUnavailable keeps err if it says the database cannot be reached, and drops it
+// otherwise.
+func onlyUnavailable(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return nil
 }
 
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, u *store.User, now time.Time) (*store.Session, error) {

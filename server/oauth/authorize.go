@@ -79,10 +79,11 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
 			return nil, newError(ErrInvalidClient, "unknown client"), nil
 		}
+		e := errDatabaseUnavailable()
 		if !errors.Is(err, store.ErrUnavailable) {
 			p.log.ErrorContext(ctx, "authorize: client lookup", "error", err)
+			e = &Error{Code: ErrTemporarilyUnavailable, Description: "the server cannot handle the request now; try again"}
 		}
-		e := errDatabaseUnavailable()
 		e.Status = http.StatusServiceUnavailable
 		return nil, e, nil
 	}
@@ -309,8 +310,8 @@ func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *au
 }
 
 // failAuthorize reports an internal failure to the client as server_error (RFC 6749
-// section 4.1.2.1) and logs the cause, which the client does not see.
-// An unreachable database is temporarily_unavailable, which the client may retry.
+// section 4.1.2.1) and logs the cause, which the client does not see; an unreachable
+// database as temporarily_unavailable, which the client may retry.
 func (p *Provider) failAuthorize(w http.ResponseWriter, r *http.Request, req *authRequest, err error) {
 	p.authorizationOutcome(req.client.Type, "error")
 	if e := asError(err); e.dbDown {

@@ -375,11 +375,11 @@ var builtinScopeDescriptions = map[string]string{
 // fails only when the database cannot tell: "not logged in" would send a prompt=none
 // request back with login_required, and its client would sign the user out.
 func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	value := cookieValue(r, sessionCookie)
+	if value == "" {
 		return nil, nil, nil
 	}
-	s, err := p.store.GetSession(ctx, credentials.HashToken(c.Value), now)
+	s, err := p.store.GetSession(ctx, credentials.HashToken(value), now)
 	if err != nil {
 		return nil, nil, onlyUnavailable(err) // else no valid session: the user logs in
 	}
@@ -391,6 +391,14 @@ func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time
 		return nil, nil, nil
 	}
 	return s, u, nil
+}
+
+// cookieValue is the value of the request's cookie of that name, "" without one.
+func cookieValue(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil {
+		return c.Value
+	}
+	return ""
 }
 
 // onlyUnavailable keeps err if it says the database cannot be reached, and drops it

@@ -19,7 +19,7 @@ import (
 
 // While Postgres is down, what needs it answers 503 temporarily_unavailable with
 // Retry-After, so that clients and load balancers retry: the refresh, code and password
-// grants, the admin API, the login page (a page, not a JSON error), and an authorization
+// grants, userinfo, the admin API, the login page (a page, not a JSON error), and an authorization
 // of a signed-in user (redirected to the client with that error). What the caches
 // serve goes on: client_credentials for a known client, introspection of an access token,
 // discovery and JWKS. Each 503 is counted, and none is logged as an ERROR.
@@ -93,6 +93,20 @@ func TestDatabaseDownIs503(t *testing.T) {
 		// acts on.
 		unavailable(t, e.postForm(pathIntrospect, legacy.ID, legacySecret, url.Values{"token": {password.RefreshToken}}))
 	})
+	t.Run("userinfo", func(t *testing.T) {
+		req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.URL+pathUserinfo, nil)
+		req.Header.Set("Authorization", "Bearer "+password.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res tokenResult
+		if err := json.Unmarshal([]byte(readBody(t, resp)), &res); err != nil {
+			t.Fatal(err)
+		}
+		res.status, res.header = resp.StatusCode, resp.Header
+		unavailable(t, res)
+	})
 	t.Run("admin API", func(t *testing.T) {
 		req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.URL+"/admin/clients", nil)
 		req.Header.Set("Authorization", "Bearer "+adminToken.AccessToken)
@@ -161,6 +175,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 	for series, want := range map[string]float64{
 		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/token"}`:      3,
 		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/introspect"}`: 1,
+		`authly_db_unavailable_responses_total{endpoint="/oidc/userinfo"}`:           1,
 		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/authorize"}`:  2,
 		`authly_db_unavailable_responses_total{endpoint="/admin/clients"}`:           1,
 	} {

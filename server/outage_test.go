@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -37,6 +38,22 @@ func TestDatabaseDownIs503(t *testing.T) {
 	m2m, m2mSecret := e.m2mClient()
 	ops, opsSecret := e.client(store.Client{Name: "ops", Type: store.Confidential,
 		GrantTypes: []string{"client_credentials"}, Scopes: admin.ScopeNames()})
+
+	// The change listener empties the caches when it (re)connects: wait until it has, so
+	// that it does not empty them after they are filled below. A client deleted behind the
+	// cache's back is refused once the listener is up (its notification, or the reset,
+	// drops the cached entry).
+	probe, probeSecret := e.client(store.Client{Name: "probe", Type: store.Confidential,
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"orders:read"}})
+	if res := e.tokenRequest(probe.ID, probeSecret, url.Values{"grant_type": {"client_credentials"}}); res.status != http.StatusOK {
+		t.Fatalf("probe: %d %s", res.status, res.Error)
+	}
+	if err := e.store.DeleteClient(e.ctx, probe.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the change listener to drop the deleted client", func() bool {
+		return e.tokenRequest(probe.ID, probeSecret, url.Values{"grant_type": {"client_credentials"}}).status == http.StatusUnauthorized
+	})
 
 	// Before the outage: a refresh token, an unredeemed code, an access token, an admin
 	// token, a login page in a fresh browser; every client is used once, so it is cached.

@@ -114,6 +114,7 @@ func generousLimits(c *server.Config) {
 	c.LoginPerIPPerMinute = 1e6
 	c.TokenPerIPPerSecond = 1e6
 	c.TokenPerClientPerSecond = 1e6
+	c.AdminPerIPPerSecond = 1e6
 }
 
 func newBadFixture(t *testing.T) *badFixture {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ type testEnv struct {
 	reg    *registry.Registry
 	ctx    context.Context
 	cancel context.CancelFunc
+	// logs holds what the server logged at warning level and above.
+	logs *syncBuffer
 }
 
 // fastPasswords keeps argon2id cheap in tests; the parameters are still real argon2id.
@@ -70,10 +73,13 @@ func startTestEnv(t testing.TB, ts *httptest.Server, configure ...func(*server.C
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	var out io.Writer = logs
+	level := slog.LevelWarn
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		out, level = io.MultiWriter(logs, testWriter{t}), slog.LevelDebug
 	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +88,27 @@ func startTestEnv(t testing.TB, ts *httptest.Server, configure ...func(*server.C
 	srv.Start(ctx)
 	ts.Config.Handler = srv.Handler()
 	return &testEnv{
-		t: t, URL: ts.URL, ts: ts, srv: srv, store: srv.Store(), ctx: ctx, cancel: cancel,
+		t: t, URL: ts.URL, ts: ts, srv: srv, store: srv.Store(), ctx: ctx, cancel: cancel, logs: logs,
 		reg: &registry.Registry{Store: srv.Store(), Password: fastPasswords},
 	}
+}
+
+// syncBuffer is a log destination that tests read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type testWriter struct{ t testing.TB }

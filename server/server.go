@@ -139,9 +139,10 @@ func (s *Server) init(ctx context.Context) error {
 		Revocations: s.revocations,
 		Log:         s.log,
 		Clock:       s.cfg.Clock,
-		Hooks:       oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization, RefreshReuse: s.metrics.RefreshReuse},
-		Limiter:     s.limiter,
-		CSRFKey:     csrfKey,
+		Hooks: oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization,
+			RefreshReuse: s.metrics.RefreshReuse, DatabaseUnavailable: s.metrics.DatabaseUnavailable},
+		Limiter: s.limiter,
+		CSRFKey: csrfKey,
 	})
 	if err != nil {
 		return err
@@ -152,7 +153,8 @@ func (s *Server) init(ctx context.Context) error {
 	}, s.log); err != nil {
 		return err
 	}
-	adminAPI, err := admin.New(admin.Deps{Store: s.store, Registry: reg, Tokens: s.provider, Log: s.log, Version: s.cfg.Version})
+	adminAPI, err := admin.New(admin.Deps{Store: s.store, Registry: reg, Tokens: s.provider, Log: s.log, Version: s.cfg.Version,
+		OnDatabaseUnavailable: s.metrics.DatabaseUnavailable})
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ type Deps struct {
 	// Version is the server's version, shown by GET /admin/status.
 	Version string
 	Clock   func() time.Time
+	// OnDatabaseUnavailable, when set, is told the route of each request refused because
+	// the database cannot be reached (metrics).
+	OnDatabaseUnavailable func(endpoint string)
 }
 
 // API serves the admin endpoints.
@@ -72,6 +75,8 @@ type API struct {
 	version string
 	now     func() time.Time
 	started time.Time
+	// onUnavailable is Deps.OnDatabaseUnavailable.
+	onUnavailable func(endpoint string)
 }
 
 // New builds the API; it starts counting its uptime now.
@@ -79,7 +84,8 @@ func New(d Deps) (*API, error) {
 	if d.Store == nil || d.Registry == nil || d.Tokens == nil {
 		return nil, errors.New("admin: Store, Registry and Tokens are required")
 	}
-	a := &API{store: d.Store, reg: d.Registry, tokens: d.Tokens, log: d.Log, version: d.Version, now: d.Clock}
+	a := &API{store: d.Store, reg: d.Registry, tokens: d.Tokens, log: d.Log, version: d.Version, now: d.Clock,
+		onUnavailable: d.OnDatabaseUnavailable}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -142,6 +148,10 @@ const realm = `Bearer realm="authly-admin"`
 func (a *API) guard(scope string, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, present := bearerToken(r)
+		if reason := badText(token, maxTokenLen, false); reason != "" {
+			a.challenge(w, &Error{Status: http.StatusBadRequest, Code: ErrInvalidRequest, Description: "the access token " + reason})
+			return
+		}
 		if !present {
 			w.Header().Set("WWW-Authenticate", realm)
 			writeError(w, &Error{Status: http.StatusUnauthorized, Code: ErrInvalidToken, Description: "an access token is required (Authorization: Bearer <token>)"})
@@ -172,6 +182,10 @@ func (a *API) guard(scope string, h handler) http.Handler {
 				return
 			}
 		}
+		if e := checkRequestText(r); e != nil {
+			writeError(w, e)
+			return
+		}
 		h(w, r, at)
 	})
 }
@@ -198,6 +212,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, internal := asError(err)
 	if internal {
 		a.log.ErrorContext(r.Context(), "admin API", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	if e.Code == ErrTemporarilyUnavailable && a.onUnavailable != nil {
+		a.onUnavailable(r.Pattern)
 	}
 	writeError(w, e)
 }

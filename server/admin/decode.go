@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes is the largest request body the admin API reads.
@@ -40,7 +42,14 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) *Err
 	if optional && len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	return DecodeJSON(body, v)
+	if !utf8.Valid(body) {
+		// RFC 8259 section 8.1; the decoder would replace the bytes and go on.
+		return badRequest("", "the request body is not valid UTF-8")
+	}
+	if e := DecodeJSON(body, v); e != nil {
+		return e
+	}
+	return checkBodyText(reflect.ValueOf(v), "")
 }
 
 func checkContentType(ct string) *Error {

@@ -22,7 +22,13 @@ const (
 	ErrRequestTooLarge      = "request_too_large"
 	ErrUnsupportedMediaType = "unsupported_media_type"
 	ErrServerError          = "server_error"
+	// ErrTemporarilyUnavailable: the database cannot be reached; retry after Retry-After.
+	ErrTemporarilyUnavailable = "temporarily_unavailable"
 )
+
+// unavailableRetryAfter is the Retry-After, in seconds, of answers refused while the
+// database cannot be reached.
+const unavailableRetryAfter = "5"
 
 // Error is an admin API error response. Field names the request field at fault (JSON
 // names with indexes: "redirect_uris[0]"); when several are, Fields lists them all and
@@ -35,6 +41,8 @@ type Error struct {
 	Fields      []FieldProblem `json:"fields,omitempty"`
 	// Scope is the scope the request needed, on insufficient_scope.
 	Scope string `json:"scope,omitempty"`
+	// retryAfter is sent as the Retry-After header.
+	retryAfter string
 }
 
 // FieldProblem is one invalid field.
@@ -61,8 +69,9 @@ func notFound(what string) *Error {
 }
 
 // asError maps the errors of the registry and the store to responses: field errors are
-// 400 (409 when the name is taken), store.ErrNotFound 404, store.ErrInvalid 400, and
-// anything else a 500 whose text stays in the log.
+// 400 (409 when the name is taken), store.ErrNotFound 404, store.ErrInvalid and
+// store.ErrInvalidInput 400, store.ErrUnavailable 503 with Retry-After, and anything else
+// a 500 whose text stays in the log.
 func asError(err error) (e *Error, internal bool) {
 	if errors.As(err, &e) {
 		return e, false
@@ -89,8 +98,11 @@ func asError(err error) (e *Error, internal bool) {
 		return errNotFound, false
 	case conflict:
 		return &Error{Status: http.StatusConflict, Code: ErrConflict, Description: "exists already"}, false
-	case errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrInvalidInput):
 		return &Error{Status: http.StatusBadRequest, Code: ErrInvalidRequest, Description: "a value is not allowed"}, false
+	case errors.Is(err, store.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: ErrTemporarilyUnavailable,
+			Description: "the database cannot be reached; try again in a few seconds", retryAfter: unavailableRetryAfter}, false
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: ErrServerError, Description: "internal error"}, true
 }
@@ -124,5 +136,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
+	}
 	writeJSON(w, e.Status, e)
 }

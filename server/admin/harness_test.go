@@ -53,7 +53,7 @@ const (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	store  *store.Store
 	reg    *registry.Registry
@@ -63,7 +63,7 @@ type env struct {
 	log    *strings.Builder
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, storetest.URL(t), store.Options{})

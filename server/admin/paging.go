@@ -28,7 +28,7 @@ func parsePage(r *http.Request) (store.Page, *Error) {
 	}
 	if s := q.Get("after"); s != "" {
 		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || len(b) == 0 {
+		if err != nil || len(b) == 0 || badText(string(b), maxIdentifierLen, true) != "" {
 			return p, badRequest("after", "after must be the next cursor of a previous page")
 		}
 		p.After = string(b)

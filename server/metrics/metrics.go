@@ -34,6 +34,7 @@ type Metrics struct {
 	authorizations *prometheus.CounterVec
 	tokenOps       *prometheus.CounterVec
 	refreshReuse   *prometheus.CounterVec
+	dbUnavailable  *prometheus.CounterVec
 
 	// series caches the label children of the request metrics, so that a request costs a
 	// map lookup rather than a label hash; the keys are bounded (see endpointLabel).
@@ -86,12 +87,16 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "refresh_token_reuse_total",
 			Help: "Rotated refresh tokens presented again, by outcome: grace (rotated again within the reuse interval) or revoked_family.",
 		}, []string{"outcome"}),
+		dbUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "db_unavailable_responses_total",
+			Help: "Requests refused with 503 temporarily_unavailable (or that error redirected to the client) because the database could not be reached, by endpoint (route path).",
+		}, []string{"endpoint"}),
 		queryObs:    make(map[string]prometheus.Observer),
 		seriesLimit: DefaultSeriesLimit,
 	}
 	m.series.Store(&map[seriesKey]*requestSeries{})
 	m.reg.MustRegister(
-		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps, m.refreshReuse,
+		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps, m.refreshReuse, m.dbUnavailable,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -136,4 +141,11 @@ func (m *Metrics) Authorization(clientType, result string) {
 // oauth.Hooks.RefreshReuse, whose outcomes are the provider's constants.
 func (m *Metrics) RefreshReuse(outcome string) {
 	m.refreshReuse.WithLabelValues(outcome).Inc()
+}
+
+// DatabaseUnavailable records a request refused because the database could not be
+// reached; it is oauth.Hooks.DatabaseUnavailable and admin.Deps.OnDatabaseUnavailable.
+// The endpoint is a route path, so the label is bounded.
+func (m *Metrics) DatabaseUnavailable(endpoint string) {
+	m.dbUnavailable.WithLabelValues(endpointLabel(endpoint)).Inc()
 }

@@ -44,7 +44,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	req, pageErr, redirectErr := p.validateAuthorize(ctx, f)
 	if pageErr != nil {
 		p.authorizationOutcome("unknown", "error")
-		p.renderError(w, http.StatusBadRequest, pageErr)
+		status := http.StatusBadRequest
+		if pageErr.Status != 0 {
+			status = pageErr.Status // 503 while the database is unreachable
+		}
+		prepareError(w, pageErr)
+		p.renderError(w, status, pageErr)
 		return
 	}
 	if redirectErr != nil {
@@ -64,11 +69,16 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 	}
 	client, err := p.clients.Client(ctx, clientID)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
 			return nil, newError(ErrInvalidClient, "unknown client"), nil
 		}
-		p.log.ErrorContext(ctx, "authorize: client lookup", "error", err)
-		return nil, &Error{Code: ErrTemporarilyUnavailable, Description: "the server cannot handle the request now; try again"}, nil
+		e := errDatabaseUnavailable()
+		if !errors.Is(err, store.ErrUnavailable) {
+			p.log.ErrorContext(ctx, "authorize: client lookup", "error", err)
+			e = &Error{Code: ErrTemporarilyUnavailable, Description: "the server cannot handle the request now; try again"}
+		}
+		e.Status = http.StatusServiceUnavailable
+		return nil, e, nil
 	}
 	redirectURI := f.get("redirect_uri")
 	switch {
@@ -139,7 +149,11 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req *authRequest) {
 	ctx := r.Context()
 	now := p.now()
-	session, user := p.currentSession(ctx, r, now)
+	session, user, err := p.currentSession(ctx, r, now)
+	if err != nil {
+		p.failAuthorize(w, r, req, err)
+		return
+	}
 	action := ""
 	if r.Method == http.MethodPost {
 		// A post with an action is one of our forms; without, an authorization request
@@ -159,8 +173,15 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 			if e.Code == ErrServerError {
 				p.log.ErrorContext(ctx, "login", "error", err)
 			}
+			status := http.StatusUnauthorized
+			if e.dbDown {
+				// The login form again, saying to retry: the user keeps what they typed
+				// but the password.
+				status = e.HTTPStatus()
+				prepareError(w, e)
+			}
 			p.authorizationOutcome(req.client.Type, "denied")
-			p.renderLogin(w, r, req, login, e.Description, http.StatusUnauthorized)
+			p.renderLogin(w, r, req, login, e.Description, status)
 			return
 		}
 		if session, err = p.startSession(w, r, u, now); err != nil {
@@ -284,10 +305,16 @@ func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *au
 }
 
 // failAuthorize reports an internal failure to the client as server_error (RFC 6749
-// section 4.1.2.1) and logs the cause, which the client does not see.
+// section 4.1.2.1) and logs the cause, which the client does not see; an unreachable
+// database as temporarily_unavailable, which the client may retry.
 func (p *Provider) failAuthorize(w http.ResponseWriter, r *http.Request, req *authRequest, err error) {
-	p.log.ErrorContext(r.Context(), "authorize", "client_id", req.client.ID, "error", err)
 	p.authorizationOutcome(req.client.Type, "error")
+	if e := asError(err); e.dbDown {
+		prepareError(w, e)
+		p.redirectError(w, r, req, e)
+		return
+	}
+	p.log.ErrorContext(r.Context(), "authorize", "client_id", req.client.ID, "error", err)
 	p.redirectError(w, r, req, newError(ErrServerError, "the server could not complete the request"))
 }
 
@@ -339,21 +366,43 @@ var builtinScopeDescriptions = map[string]string{
 	"offline_access": "Keep access while you are away",
 }
 
-// currentSession returns the login session of the request's cookie, if it is valid.
-func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User) {
-	c, err := r.Cookie(p.sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, nil
+// currentSession returns the login session of the request's cookie, if it is valid. It
+// fails only when the database cannot tell: "not logged in" would send a prompt=none
+// request back with login_required, and its client would sign the user out.
+func (p *Provider) currentSession(ctx context.Context, r *http.Request, now time.Time) (*store.Session, *store.User, error) {
+	value := cookieValue(r, p.sessionCookie)
+	if value == "" {
+		return nil, nil, nil
 	}
-	s, err := p.store.GetSession(ctx, credentials.HashToken(c.Value), now)
+	s, err := p.store.GetSession(ctx, credentials.HashToken(value), now)
 	if err != nil {
-		return nil, nil
+		return nil, nil, onlyUnavailable(err) // else no valid session: the user logs in
 	}
 	u, err := p.store.GetUser(ctx, s.UserID)
-	if err != nil || u.Disabled {
-		return nil, nil
+	if err != nil {
+		return nil, nil, onlyUnavailable(err)
 	}
-	return s, u
+	if u.Disabled {
+		return nil, nil, nil
+	}
+	return s, u, nil
+}
+
+// cookieValue is the value of the request's cookie of that name, "" without one.
+func cookieValue(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// onlyUnavailable keeps err if it says the database cannot be reached, and drops it
+// otherwise.
+func onlyUnavailable(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return nil
 }
 
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, u *store.User, now time.Time) (*store.Session, error) {
@@ -364,7 +413,7 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, u *store
 	s := &store.Session{
 		Hash: credentials.HashToken(value), UserID: u.ID, AuthTime: now,
 		ExpiresAt: now.Add(p.cfg.SessionTTL), CreatedAt: now,
-		UserAgent: truncate(r.UserAgent(), 256), RemoteIP: remoteIP(r),
+		UserAgent: truncateText(r.UserAgent(), 256), RemoteIP: remoteIP(r),
 	}
 	if err := p.store.CreateSession(r.Context(), s); err != nil {
 		return nil, err
@@ -402,11 +451,20 @@ func (p *Provider) validAuthorizeForm(r *http.Request, action string, session *s
 	return false
 }
 
-func truncate(s string, n int) string {
+// truncateText makes s storable text of at most n bytes: header values may hold any
+// byte but control characters, and Postgres refuses invalid UTF-8, which a cut through a
+// multi-byte character would also make.
+func truncateText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) > n {
-		return s[:n]
+		s = strings.ToValidUTF8(s[:n], "") // without the character cut in two
 	}
-	return s
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // remoteIP is the client address the server sees; the server's middleware has already

@@ -17,6 +17,18 @@ const (
 	AuthNone        = "none"
 )
 
+// parseClientForm is parseForm for the endpoints where the client authenticates (token,
+// revocation, introspection): there a malformed client_id or client_secret is a failed
+// client authentication, invalid_client with 401 (RFC 6749 section 5.2).
+func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
+	f, err := parseForm(w, r, false)
+	var e *Error
+	if errors.As(err, &e) && (e.param == "client_id" || e.param == "client_secret") {
+		return nil, &Error{Code: ErrInvalidClient, Description: e.Description, param: e.param}
+	}
+	return f, err
+}
+
 // authenticateClient identifies and authenticates the client of a token, revocation or
 // introspection request (RFC 6749 section 2.3 and 3.2.1). Exactly one method may be used,
 // and it must be the one the client registered.
@@ -33,6 +45,12 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 			// A failed attempt through the Authorization header is invalid_client with 401
 			// (RFC 6749 section 5.2), not a malformed request.
 			return nil, newError(ErrInvalidClient, "malformed Basic credentials: client_id and secret must be form-urlencoded (RFC 6749 section 2.3.1)")
+		}
+		// The form's credentials passed parseForm's checks; these did not.
+		for _, c := range []struct{ name, value string }{{"client_id", id}, {"client_secret", secret}} {
+			if reason := badText(c.value, paramLimits[c.name]); reason != "" {
+				return nil, newError(ErrInvalidClient, "malformed Basic credentials: "+c.name+" "+reason)
+			}
 		}
 		if _, ok := f["client_secret"]; ok {
 			return nil, newError(ErrInvalidRequest, "use only one client authentication method")
@@ -52,7 +70,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 	}
 	fail := &Error{Code: ErrInvalidClient, Description: "client authentication failed"}
 	client, err := p.clients.Client(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
 		// Spend the time a secret comparison would, so response times do not tell
 		// registered client ids from unknown ones.
 		credentials.SecretMatches(secret, dummySecretHash)

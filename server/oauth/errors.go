@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/authly-dev/authly-operator/server/store"
 )
 
 // Error codes of RFC 6749 section 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 and OIDC
@@ -34,8 +36,26 @@ type Error struct {
 	Description string
 	// Status is the HTTP status; zero means the RFC default for the code.
 	Status int
-	// retryAfter, in whole seconds, is sent as Retry-After (rate limits).
+	// retryAfter, in whole seconds, is sent as Retry-After (rate limits, database down).
 	retryAfter int
+	// param names the request parameter at fault, when one is.
+	param string
+	// dbDown marks an answer refused because the database cannot be reached; such
+	// answers are counted (Hooks.DatabaseUnavailable).
+	dbDown bool
+}
+
+// unavailableRetryAfter is the Retry-After, in seconds, of answers refused while the
+// database cannot be reached: long enough not to hammer it, short enough that a client
+// gets through soon after it is back.
+const unavailableRetryAfter = 5
+
+// errDatabaseUnavailable answers a request that needs the database while it is unreachable.
+func errDatabaseUnavailable() *Error {
+	return &Error{
+		Code: ErrTemporarilyUnavailable, Description: "the service is temporarily unavailable; try again in a few seconds",
+		retryAfter: unavailableRetryAfter, dbDown: true,
+	}
 }
 
 func (e *Error) Error() string {
@@ -67,14 +87,58 @@ func (e *Error) HTTPStatus() int {
 
 func newError(code, description string) *Error { return &Error{Code: code, Description: description} }
 
-// asError turns any error into an *Error; unknown errors become server_error without their
-// text, which may carry internals.
+// asError turns any error into an *Error: the store's ErrUnavailable becomes
+// temporarily_unavailable (503 with Retry-After), its ErrInvalidInput invalid_request (a
+// value the edge checks should have refused), and unknown errors server_error without
+// their text, which may carry internals.
 func asError(err error) *Error {
 	var e *Error
-	if errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
 		return e
+	case errors.Is(err, store.ErrUnavailable):
+		return errDatabaseUnavailable()
+	case errors.Is(err, store.ErrInvalidInput):
+		return newError(ErrInvalidRequest, "a parameter holds a value the server cannot process")
 	}
 	return &Error{Code: ErrServerError, Description: "internal error"}
+}
+
+// prepareError sets what every error answer, JSON or page, carries besides its body:
+// Retry-After, and the mark by which Register's wrapper counts answers refused because
+// the database is unreachable.
+func prepareError(w http.ResponseWriter, e *Error) {
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+	if t, ok := w.(*trackedWriter); ok && e.dbDown {
+		t.dbDown = true
+	}
+}
+
+// trackedWriter is the ResponseWriter the endpoints get from Register: it remembers
+// whether the answer was refused because the database is unreachable.
+type trackedWriter struct {
+	http.ResponseWriter
+	dbDown bool
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (t *trackedWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// track serves h, counting its answers refused because the database is unreachable under
+// endpoint.
+func (p *Provider) track(endpoint string, h http.HandlerFunc) http.HandlerFunc {
+	if p.hooks.DatabaseUnavailable == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		t := &trackedWriter{ResponseWriter: w}
+		h(t, r)
+		if t.dbDown {
+			p.hooks.DatabaseUnavailable(endpoint)
+		}
+	}
 }
 
 type errorBody struct {
@@ -94,9 +158,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if e.Code == ErrInvalidClient && e.HTTPStatus() == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", `Basic realm="authly", charset="UTF-8"`)
 	}
-	if e.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
-	}
+	prepareError(w, e)
 	w.WriteHeader(e.HTTPStatus())
 	_ = json.NewEncoder(w).Encode(errorBody{Error: e.Code, ErrorDescription: e.Description})
 }

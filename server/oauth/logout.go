@@ -54,6 +54,10 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		client, err = p.clients.Client(ctx, clientID)
+		if errors.Is(err, store.ErrUnavailable) {
+			p.renderUnavailable(w)
+			return
+		}
 		if err != nil || !contains(client.PostLogoutRedirectURIs, target) {
 			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "post_logout_redirect_uri is not registered for this client"))
 			return
@@ -64,7 +68,11 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		action = f.get("action")
 	}
-	session, user := p.currentSession(ctx, r, p.now())
+	session, user, err := p.currentSession(ctx, r, p.now())
+	if err != nil {
+		p.renderUnavailable(w)
+		return
+	}
 	switch action {
 	case "":
 		// A request from a client: ask unless the hint names this session's user.

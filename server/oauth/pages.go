@@ -67,6 +67,14 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data *
 	_, _ = w.Write(buf.Bytes())
 }
 
+// renderUnavailable shows the page of a request that needs the database while it cannot
+// be reached: 503 with Retry-After, counted like the JSON answers.
+func (p *Provider) renderUnavailable(w http.ResponseWriter) {
+	e := errDatabaseUnavailable()
+	prepareError(w, e)
+	p.renderError(w, e.HTTPStatus(), e)
+}
+
 // renderError shows an error page. It is used when the request cannot be trusted to
 // redirect back (unknown client, unregistered redirect URI): RFC 6749 section 4.1.2.1.
 func (p *Provider) renderError(w http.ResponseWriter, status int, e *Error) {

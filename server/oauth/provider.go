@@ -137,6 +137,9 @@ type Hooks struct {
 	// rotated again within the reuse interval, ReuseRevokedFamily when its family was
 	// revoked.
 	RefreshReuse func(outcome string)
+	// DatabaseUnavailable reports an answer refused (503, or temporarily_unavailable
+	// redirected to the client) because the database cannot be reached, by endpoint path.
+	DatabaseUnavailable func(endpoint string)
 }
 
 // Outcomes of Hooks.RefreshReuse.
@@ -262,15 +265,17 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathOAuthMetadata, p.serveOAuthMetadata)
 	mux.HandleFunc("GET "+PathOIDCMetadata, p.serveOIDCMetadata)
 	mux.HandleFunc("GET "+PathJWKS, p.serveJWKS)
-	mux.HandleFunc("GET "+PathAuthorize, p.authorize)
-	mux.HandleFunc("POST "+PathAuthorize, p.authorize)
-	mux.HandleFunc("POST "+PathToken, p.token)
-	mux.HandleFunc("POST "+PathRevoke, p.revoke)
-	mux.HandleFunc("POST "+PathIntrospect, p.introspect)
-	mux.HandleFunc("GET "+PathUserinfo, p.userinfo)
-	mux.HandleFunc("POST "+PathUserinfo, p.userinfo)
-	mux.HandleFunc("GET "+PathLogout, p.logout)
-	mux.HandleFunc("POST "+PathLogout, p.logout)
+	// The endpoints that may need the database count the answers they refuse while it
+	// is unreachable; discovery and JWKS are served from memory.
+	mux.HandleFunc("GET "+PathAuthorize, p.track(PathAuthorize, p.authorize))
+	mux.HandleFunc("POST "+PathAuthorize, p.track(PathAuthorize, p.authorize))
+	mux.HandleFunc("POST "+PathToken, p.track(PathToken, p.token))
+	mux.HandleFunc("POST "+PathRevoke, p.track(PathRevoke, p.revoke))
+	mux.HandleFunc("POST "+PathIntrospect, p.track(PathIntrospect, p.introspect))
+	mux.HandleFunc("GET "+PathUserinfo, p.track(PathUserinfo, p.userinfo))
+	mux.HandleFunc("POST "+PathUserinfo, p.track(PathUserinfo, p.userinfo))
+	mux.HandleFunc("GET "+PathLogout, p.track(PathLogout, p.logout))
+	mux.HandleFunc("POST "+PathLogout, p.track(PathLogout, p.logout))
 }
 
 func (p *Provider) tokenOp(operation, grant, result string) {

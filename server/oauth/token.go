@@ -33,7 +33,7 @@ type tokenResponse struct {
 
 // token is the token endpoint (RFC 6749 section 3.2).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(w, r, false)
+	f, err := parseClientForm(w, r)
 	grant := ""
 	if err == nil {
 		grant = f.get("grant_type")

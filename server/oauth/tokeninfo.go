@@ -48,7 +48,7 @@ var inactive = introspection{Active: false}
 // introspect is RFC 7662. Any authenticated confidential client may introspect access
 // tokens (resource servers do); a refresh token is shown active only to its own client.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(w, r, false)
+	f, err := parseClientForm(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -67,21 +67,32 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(ErrInvalidRequest, "token is required"))
 		return
 	}
-	result := inactive
-	hint := f.get("token_type_hint")
-	if hint != "refresh_token" {
-		if res, ok := p.introspectAccess(token); ok {
-			result = res
-		} else if res, ok := p.introspectRefresh(r.Context(), caller, token); ok {
-			result = res
+	result, err := p.introspectToken(r.Context(), caller, token, f.get("token_type_hint"))
+	if err != nil {
+		if asError(err).Code == ErrServerError {
+			p.log.ErrorContext(r.Context(), "introspect", "client_id", caller.ID, "error", err)
 		}
-	} else if res, ok := p.introspectRefresh(r.Context(), caller, token); ok {
-		result = res
-	} else if res, ok := p.introspectAccess(token); ok {
-		result = res
+		writeError(w, err)
+		return
 	}
 	p.tokenOp("introspect", "none", map[bool]string{true: "active", false: "inactive"}[result.Active])
 	writeJSON(w, http.StatusOK, result)
+}
+
+// introspectToken looks the token up as the hint suggests first (RFC 7662 section 2.1).
+func (p *Provider) introspectToken(ctx context.Context, caller *store.Client, token, hint string) (introspection, error) {
+	if hint == "refresh_token" {
+		if res, ok, err := p.introspectRefresh(ctx, caller, token); ok || err != nil {
+			return res, err
+		}
+		res, _ := p.introspectAccess(token)
+		return res, nil
+	}
+	if res, ok := p.introspectAccess(token); ok {
+		return res, nil
+	}
+	res, _, err := p.introspectRefresh(ctx, caller, token)
+	return res, err
 }
 
 func (p *Provider) introspectAccess(token string) (introspection, bool) {
@@ -99,29 +110,38 @@ func (p *Provider) introspectAccess(token string) (introspection, bool) {
 	}, true
 }
 
-func (p *Provider) introspectRefresh(ctx context.Context, caller *store.Client, token string) (introspection, bool) {
+// introspectRefresh looks token up as a refresh token of caller. A database that cannot
+// answer is an error, not "inactive": the token's state is unknown then, and a resource
+// server acts on the answer.
+func (p *Provider) introspectRefresh(ctx context.Context, caller *store.Client, token string) (introspection, bool, error) {
+	if strings.Contains(token, ".") {
+		return inactive, false, nil // a JWT, never a refresh token: no lookup
+	}
 	rt, err := p.store.GetRefreshToken(ctx, credentials.StorageKey(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return inactive, false, nil
+	}
 	if err != nil {
-		return inactive, false
+		return inactive, false, err
 	}
 	now := p.now()
 	if rt.ClientID != caller.ID || !rt.UsedAt.IsZero() || !rt.RevokedAt.IsZero() || !now.Before(rt.ExpiresAt) {
-		return inactive, false
+		return inactive, false, nil
 	}
 	if p.revoked.Revoked("", rt.ClientID, rt.UserID, rt.CreatedAt) {
-		return inactive, false
+		return inactive, false, nil
 	}
 	return introspection{
 		Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: rt.ClientID,
 		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(),
 		Sub: rt.UserID, Iss: p.cfg.Issuer,
-	}, true
+	}, true, nil
 }
 
 // revoke is RFC 7009: the client revokes one of its own tokens. Unknown tokens, and tokens
 // of other clients, are answered with 200 too, so the endpoint tells nothing about them.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	f, err := parseForm(w, r, false)
+	f, err := parseClientForm(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -137,7 +157,9 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := p.revokeToken(r.Context(), client, token); err != nil {
-		p.log.ErrorContext(r.Context(), "revoke", "client_id", client.ID, "error", err)
+		if asError(err).Code == ErrServerError {
+			p.log.ErrorContext(r.Context(), "revoke", "client_id", client.ID, "error", err)
+		}
 		writeError(w, err)
 		return
 	}
@@ -180,6 +202,9 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, *Error) {
 		fromForm = f.get("access_token")
 	}
 	scheme, tok, ok := strings.Cut(header, " ")
+	if reason := badText(tok, maxJWTLen); reason != "" {
+		return "", newError(ErrInvalidRequest, "the access token "+reason)
+	}
 	switch {
 	case header != "" && fromForm != "":
 		return "", newError(ErrInvalidRequest, "send the access token in one place only")

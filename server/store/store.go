@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -31,6 +33,9 @@ type Options struct {
 	MaxConns, MinConns int32
 	// MaxConnLifetime and MaxConnIdleTime; zero keeps the pgx defaults.
 	MaxConnLifetime, MaxConnIdleTime time.Duration
+	// ConnectTimeout bounds each connection attempt; zero means the URL's connect_timeout,
+	// or DefaultConnectTimeout when it has none.
+	ConnectTimeout time.Duration
 	// ApplicationName is reported to Postgres (pg_stat_activity); default "authly". The
 	// Listen connection reports it with ListenerSuffix appended.
 	ApplicationName string
@@ -54,6 +59,11 @@ const maxCombined = 64
 // combinedStatementTimeout bounds a combined statement, which runs under no caller's
 // context.
 const combinedStatementTimeout = 30 * time.Second
+
+// DefaultConnectTimeout bounds a connection attempt unless told otherwise. Without a bound,
+// a database host that drops packets holds every request that needs a new connection until
+// TCP gives up, minutes later; with it, the request fails with ErrUnavailable (a 503).
+const DefaultConnectTimeout = 10 * time.Second
 
 // DefaultApplicationName is the application_name of the store's connections unless
 // Options.ApplicationName says otherwise.
@@ -92,6 +102,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if opts.MaxConnIdleTime > 0 {
 		cfg.MaxConnIdleTime = opts.MaxConnIdleTime
 	}
+	switch {
+	case opts.ConnectTimeout > 0:
+		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	case cfg.ConnConfig.ConnectTimeout == 0:
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	appName := opts.ApplicationName
 	if appName == "" {
 		appName = DefaultApplicationName
@@ -125,10 +141,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	defer s.done("ping", s.start())
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
-	}
-	return nil
+	return wrap("ping", s.pool.Ping(ctx))
 }
 
 // SchemaVersion reports the highest migration applied to the database; compare it with
@@ -162,7 +175,18 @@ const (
 	pgInvalidTextRepresentation = "22P02"
 	pgSerializationFailure      = "40001"
 	pgDeadlockDetected          = "40P01"
+	pgAdminShutdown             = "57P01"
+	pgCrashShutdown             = "57P02"
+	pgCannotConnectNow          = "57P03"
+	pgTooManyConnections        = "53300"
 )
+
+// pgDataExceptionClass is SQLSTATE class 22, data exceptions: a value Postgres cannot take
+// (NUL in text is 22021, invalid UTF-8 22021 too, a number out of range 22003...).
+const pgDataExceptionClass = "22"
+
+// pgConnectionExceptionClass is SQLSTATE class 08, connection exceptions.
+const pgConnectionExceptionClass = "08"
 
 // rolledBack reports whether err says Postgres rolled the statement back so that it may
 // safely run again: it lost a serialization conflict or a deadlock.
@@ -173,7 +197,9 @@ func rolledBack(err error) bool {
 
 // wrap maps a database error of operation op to the store's errors: no row is ErrNotFound,
 // a duplicate key ErrConflict, a malformed uuid or a missing referenced row ErrNotFound, a
-// violated check ErrInvalid. Anything else is wrapped with the operation name.
+// violated check ErrInvalid, any other data exception ErrInvalidInput, and a database that
+// cannot be reached ErrUnavailable (see unreachable). Anything else is wrapped with the
+// operation name. The original error stays in the chain for errors.As.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -191,8 +217,42 @@ func wrap(op string, err error) error {
 		case pgCheckViolation, pgNotNullViolation:
 			return fmt.Errorf("%w: %s: %s", ErrInvalid, op, pgErr.ConstraintName)
 		}
+		if strings.HasPrefix(pgErr.Code, pgDataExceptionClass) {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidInput, op, err)
+		}
+	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// unreachable reports whether err says the database could not do the work for reasons of
+// its own state or of the network, so that the same request may succeed later: a failed
+// connection attempt (refused, unknown host, authentication, no such database), a
+// connection lost or closed under the statement, a timeout, Postgres shutting down or
+// starting up (57P01, 57P02, 57P03), out of connections (53300), or any connection
+// exception (class 08). A cancelled context is not: the caller gave up.
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case pgAdminShutdown, pgCrashShutdown, pgCannotConnectNow, pgTooManyConnections:
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, pgConnectionExceptionClass)
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // notifySQL is the SQL expression that announces a change of kind with the key in the SQL

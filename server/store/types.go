@@ -25,6 +25,14 @@ var (
 	// ErrInvalid: the caller passed a value the schema rejects (an unknown client type, a
 	// refresh token without a family, a malformed id for a new row...).
 	ErrInvalid = errors.New("store: invalid value")
+	// ErrInvalidInput: Postgres refused a value as data (SQLSTATE class 22: a NUL byte,
+	// invalid UTF-8, a number out of range...). Such values come from a request the edge
+	// should have refused; callers answer it as a client error, never as a 500.
+	ErrInvalidInput = errors.New("store: invalid input")
+	// ErrUnavailable: the database cannot be reached or does not accept work now (connection
+	// refused or lost, shutting down or starting up, too many connections, a timeout).
+	// The operation may succeed later; callers answer 503 and ask the client to retry.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // ClientType says whether a client can keep a secret.

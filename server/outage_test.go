@@ -167,6 +167,18 @@ func TestDatabaseDownIs503(t *testing.T) {
 		}
 	})
 
+	t.Run("logout", func(t *testing.T) {
+		// Whether this browser is signed in is in the database: a page that says so, not a
+		// confirmation for a session that may not exist or a "signed out" that is untrue.
+		resp, body := b.get(e.URL + "/oidc/logout")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+			t.Fatalf("logout: %d, Retry-After %q, want 503 and 5", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if !strings.Contains(body, "temporarily_unavailable") || strings.Contains(body, "signed out") {
+			t.Errorf("logout page:\n%s", body)
+		}
+	})
+
 	// What the caches serve.
 	t.Run("client_credentials", func(t *testing.T) {
 		if res := e.tokenRequest(m2m.ID, m2mSecret, url.Values{"grant_type": {"client_credentials"}}); res.status != http.StatusOK || res.AccessToken == "" {
@@ -195,6 +207,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 		`authly_db_unavailable_responses_total{endpoint="/oidc/userinfo"}`:           1,
 		`authly_db_unavailable_responses_total{endpoint="/api/v1/oauth/authorize"}`:  2,
 		`authly_db_unavailable_responses_total{endpoint="/admin/clients"}`:           1,
+		`authly_db_unavailable_responses_total{endpoint="/oidc/logout"}`:             1,
 	} {
 		if got := metricValue(t, exposition, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

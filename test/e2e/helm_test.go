@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,7 +14,6 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,10 +28,11 @@ import (
 const upgradeTag = "e2e-upgrade"
 
 // The operator's lifecycle with the chart, after every other scenario has left its clients
-// behind: `helm upgrade` to a new image tag rolls the operator without losing its lease or
-// any client (and the AuthServers follow the operator's image with no failed request), and
-// `helm uninstall` leaves the CRDs and every OAuthClient in place. The operator is installed
-// again at the end, as the tests after this one expect it.
+// behind: `helm upgrade` to a new image tag and two replicas rolls the operator without losing
+// its lease or any client (and the AuthServers follow the operator's image with no failed
+// request), and its metrics Service serves; `helm uninstall` leaves the CRDs and every
+// OAuthClient in place. The operator is installed again at the end (one replica, the original
+// image), as the tests after this one expect it.
 func TestHelmUpgradeAndUninstall(t *testing.T) {
 	c := env.cluster
 	a := newAuthServer(t, ns, authServerName)
@@ -70,30 +73,35 @@ func TestHelmUpgradeAndUninstall(t *testing.T) {
 	}
 	l := startLoad(a, cc)
 	start := time.Now()
+	// The new release runs two replicas: a leader and a hot standby.
 	helm("upgrade", node.OperatorRelease, chart, "-n", node.OperatorNamespace, "--reuse-values",
-		"--set-string", "image.tag="+upgradeTag, "--wait", "--timeout", "3m")
-	t.Logf("helm upgrade to %s: %s", newImage, time.Since(start).Round(time.Second))
+		"--set-string", "image.tag="+upgradeTag, "--set", "replicaCount=2", "--wait", "--timeout", "3m")
+	t.Logf("helm upgrade to %s, 2 replicas: %s", newImage, time.Since(start).Round(time.Second))
 
-	// The operator rolled: one pod, the new image, Ready, and it holds the lease.
+	// The operator rolled: two pods, both on the new image and Ready, one of them leading.
 	if err := c.WaitRollout(env.ctx, node.OperatorNamespace, node.OperatorDeployment, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	var newPod corev1.Pod
-	eventually(t, time.Minute, "one Ready operator pod on the new image", func() error {
+	var newPods []string
+	eventually(t, time.Minute, "two Ready operator pods on the new image", func() error {
 		pods, err := c.Client.CoreV1().Pods(node.OperatorNamespace).List(env.ctx, metav1.ListOptions{})
 		if err != nil {
 			return err
 		}
-		if len(pods.Items) != 1 {
-			return fmt.Errorf("%d operator pods", len(pods.Items))
+		newPods = nil
+		for _, p := range pods.Items {
+			if p.Name == oldPod || p.Spec.Containers[0].Image != newImage || !podReady(&p) {
+				return fmt.Errorf("pod %s, image %s, ready %v", p.Name, p.Spec.Containers[0].Image, podReady(&p))
+			}
+			newPods = append(newPods, p.Name)
 		}
-		newPod = pods.Items[0]
-		if newPod.Name == oldPod || newPod.Spec.Containers[0].Image != newImage || !podReady(&newPod) {
-			return fmt.Errorf("pod %s, image %s, ready %v", newPod.Name, newPod.Spec.Containers[0].Image, podReady(&newPod))
+		if len(newPods) != 2 {
+			return fmt.Errorf("%d operator pods", len(newPods))
 		}
 		return nil
 	})
-	eventually(t, time.Minute, "the new operator pod holds the lease", func() error {
+	var leader string
+	eventually(t, time.Minute, "a new operator pod holds the lease", func() error {
 		l, err := c.Client.CoordinationV1().Leases(node.OperatorNamespace).Get(env.ctx, leaseName, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -101,13 +109,40 @@ func TestHelmUpgradeAndUninstall(t *testing.T) {
 		if l.UID != lease.UID {
 			return fmt.Errorf("the lease was recreated (uid %s, was %s)", l.UID, lease.UID)
 		}
-		return leaseHeldBy(l, newPod.Name)
+		for _, p := range newPods {
+			if leaseHeldBy(l, p) == nil {
+				leader = p
+				return nil
+			}
+		}
+		return fmt.Errorf("lease held by %v, not by a new pod %v", l.Spec.HolderIdentity, newPods)
 	})
 	holders := lw.stop(t)
-	t.Logf("lease holders during the upgrade: %v", holders)
-	if len(holders) == 0 || holders[len(holders)-1] != newPod.Name {
-		t.Errorf("the lease's watch did not see the new pod %s take it over: %v", newPod.Name, holders)
+	t.Logf("lease holders during the upgrade: %q", holders)
+	if len(holders) == 0 || holders[len(holders)-1] != leader {
+		t.Errorf("the lease's watch did not see the new pod %s take it over: %q", leader, holders)
 	}
+
+	// The metrics Service reaches the operator's pods.
+	metricsIP, err := c.ServiceIP(env.ctx, node.OperatorNamespace, "authly-controller-manager-metrics-service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the operator's metrics through its Service", func() error {
+		resp, err := a.http.Get("http://" + net.JoinHostPort(metricsIP, "8080") + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "controller_runtime_") {
+			return fmt.Errorf("%s: no controller-runtime metrics", resp.Status)
+		}
+		return nil
+	})
 
 	// The servers run the operator's image, so they follow it, under load, with no failed
 	// request.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,11 +296,12 @@ func checkClientsKept(t *testing.T, clients map[string]types.UID, registered []s
 // leaseWatch records what a watch of the operator's lease sees: the holders it goes through
 // (pod names, "" when released) and whether it was deleted.
 type leaseWatch struct {
-	w       watch.Interface
-	done    chan struct{}
-	holders []string
-	deleted bool
-	errs    []string
+	w        watch.Interface
+	stopping atomic.Bool // closing the stream may end it with an error event of its own
+	done     chan struct{}
+	holders  []string
+	deleted  bool
+	errs     []string
 }
 
 func watchLease(t *testing.T, from *coordinationv1.Lease) *leaseWatch {
@@ -318,7 +320,9 @@ func watchLease(t *testing.T, from *coordinationv1.Lease) *leaseWatch {
 			case watch.Deleted:
 				lw.deleted = true
 			case watch.Error:
-				lw.errs = append(lw.errs, apierrors.FromObject(ev.Object).Error())
+				if !lw.stopping.Load() {
+					lw.errs = append(lw.errs, apierrors.FromObject(ev.Object).Error())
+				}
 			case watch.Added, watch.Modified:
 				l, ok := ev.Object.(*coordinationv1.Lease)
 				if !ok {
@@ -341,6 +345,7 @@ func watchLease(t *testing.T, from *coordinationv1.Lease) *leaseWatch {
 // the test.
 func (lw *leaseWatch) stop(t *testing.T) []string {
 	t.Helper()
+	lw.stopping.Store(true)
 	lw.w.Stop()
 	<-lw.done
 	if lw.deleted {

@@ -52,6 +52,9 @@ type kustomization struct {
 	Namespace  string   `json:"namespace"`
 	NamePrefix string   `json:"namePrefix"`
 	Resources  []string `json:"resources"`
+	Labels     []struct {
+		Pairs map[string]string `json:"pairs"`
+	} `json:"labels"`
 }
 
 // Every kustomization's resources exist and every manifest is well-formed YAML with a kind.
@@ -103,7 +106,7 @@ func TestPackagingKustomizeBasesAreWellFormed(t *testing.T) {
 	if err := yaml.Unmarshal(mustRead(t, filepath.Join("..", "config", "default", "kustomization.yaml")), &def); err != nil {
 		t.Fatal(err)
 	}
-	if def.Namespace != "authly-system" || def.NamePrefix != "authly-" || !slices.Equal(def.Resources, []string{"../crd", "../rbac", "../manager"}) {
+	if def.Namespace != "authly-system" || def.NamePrefix != "authly-" || !slices.Equal(def.Resources, []string{"../crd", "../rbac", "../manager", "metrics_service.yaml"}) {
 		t.Errorf("config/default = %+v", def)
 	}
 	for _, dir := range []string{"crd", "rbac", "manager"} {

@@ -1,6 +1,6 @@
 // Command cluster is `make cluster`: the single-node cluster of `make e2e` left running, with
-// the operator installed from config/default and a sample AuthServer on the host's Postgres,
-// for people without Docker or kind. It prints the KUBECONFIG line; Ctrl-C tears it down.
+// the operator installed with the Helm chart (dist/chart) and a sample AuthServer on the
+// host's Postgres, for people without Docker or kind. It prints the KUBECONFIG line; Ctrl-C tears it down.
 package main
 
 import (
@@ -25,7 +25,7 @@ func main() {
 	flag.StringVar(&opts.K8sBin, "k8s-bin", "bin/k8s", "directory with etcd and kube-apiserver")
 	flag.StringVar(&opts.NodeBin, "node-bin", "bin/node", "directory with kubelet, kube-proxy, kube-scheduler, kube-controller-manager, kubectl")
 	flag.StringVar(&images, "images", "", "comma-separated image tarballs to import (the pause image among them)")
-	flag.StringVar(&repo, "repo", ".", "the checkout, for config/default")
+	flag.StringVar(&repo, "repo", ".", "the checkout, for dist/chart and bin/helm")
 	flag.StringVar(&image, "image", "localhost/authly:dev", "the operator's image (imported from --images)")
 	flag.BoolVar(&teardown, "teardown", false, "only remove what a killed run left behind, then exit")
 	flag.Parse()

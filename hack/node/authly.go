@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,7 +22,7 @@ import (
 )
 
 // What Authly needs around the node: a Postgres on the host for the AuthServers' databases,
-// and the operator installed from config/default as a user installs it.
+// and the operator installed with the Helm chart (dist/chart) as a user installs it.
 
 // PostgresPort is where the host's Postgres listens, on the node's address only.
 const PostgresPort = 55432
@@ -121,50 +123,62 @@ spec:
 	return err
 }
 
-// OperatorNamespace is where config/default installs the operator.
+// OperatorNamespace is where the operator is installed, as the README installs it.
 const OperatorNamespace = "authly-system"
 
-// InstallOperator installs the operator from repo/config/default with image swapped in by a
-// kustomize overlay (`images:`), as a user would, with args appended to the operator's
-// command line by the same overlay, and waits until its pod is Ready.
-func (c *Cluster) InstallOperator(ctx context.Context, repo, image string, args ...string) error {
-	overlay := filepath.Join(repo, "bin", "e2e-overlay")
-	if err := os.MkdirAll(overlay, 0o755); err != nil {
-		return err
+// OperatorRelease is the Helm release of the operator; OperatorDeployment its Deployment.
+const (
+	OperatorRelease    = "authly-operator"
+	OperatorDeployment = "authly-controller-manager"
+)
+
+// Helm runs repo/bin/helm (`make helm`) against the cluster and returns its standard
+// output. Its caches and settings live in the cluster's directory, not in $HOME.
+func (c *Cluster) Helm(ctx context.Context, repo string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "bin", "helm"), append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"HELM_CACHE_HOME="+c.path("helm", "cache"),
+		"HELM_CONFIG_HOME="+c.path("helm", "config"),
+		"HELM_DATA_HOME="+c.path("helm", "data"),
+	)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("helm %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	rel, err := filepath.Rel(overlay, filepath.Join(repo, "config", "default"))
-	if err != nil {
-		return err
-	}
-	name, tag := image, "latest"
+	return stdout.String(), nil
+}
+
+// OperatorValues are the chart's values (helm flags) for the operator's image, already on
+// the node, and args appended to its command line (the chart's extraArgs).
+func OperatorValues(image string, args ...string) []string {
+	repository, tag := image, "latest"
 	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		name, tag = image[:i], image[i+1:]
+		repository, tag = image[:i], image[i+1:]
 	}
-	k := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- %s
-images:
-- name: controller
-  newName: %s
-  newTag: %q
-`, rel, name, tag)
-	if len(args) > 0 {
-		k += `patches:
-- target: {kind: Deployment, name: authly-controller-manager}
-  patch: |-
-`
-		for _, a := range args {
-			k += fmt.Sprintf("    - {op: add, path: /spec/template/spec/containers/0/args/-, value: %q}\n", a)
-		}
+	extra, _ := json.Marshal(append([]string{}, args...)) // a []string always marshals
+	return []string{
+		"--set", "image.repository=" + repository,
+		"--set-string", "image.tag=" + tag,
+		"--set", "image.pullPolicy=IfNotPresent",
+		"--set-json", "extraArgs=" + string(extra),
 	}
-	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+}
+
+// InstallOperator installs the operator with the chart repo/dist/chart, as the README does
+// (`helm install --wait`), into OperatorNamespace, created beforehand under the restricted
+// Pod Security Standard, with image (already on the node) and args appended to the
+// operator's command line, and waits until its pod is Ready.
+func (c *Cluster) InstallOperator(ctx context.Context, repo, image string, args ...string) error {
+	if err := c.CreateNamespace(ctx, OperatorNamespace); err != nil {
 		return err
 	}
-	if _, err := c.Kubectl(ctx, nil, "apply", "--server-side", "-k", overlay); err != nil {
+	install := append([]string{"install", OperatorRelease, filepath.Join(repo, "dist", "chart"),
+		"--namespace", OperatorNamespace, "--wait", "--timeout", "2m"}, OperatorValues(image, args...)...)
+	if _, err := c.Helm(ctx, repo, install...); err != nil {
 		return err
 	}
-	return c.WaitRollout(ctx, OperatorNamespace, "authly-controller-manager", 2*time.Minute)
+	return c.WaitRollout(ctx, OperatorNamespace, OperatorDeployment, 2*time.Minute)
 }
 
 // WaitRollout waits until the Deployment exists (an operator may be about to create it) and

@@ -419,6 +419,11 @@ func (c *Cluster) ImportImage(tarball string) error {
 	return run("ctr", "--address", c.ContainerdSocket(), "-n", "k8s.io", "images", "import", tarball)
 }
 
+// TagImage gives an image on the node a second name, as a new release's tag of the same image.
+func (c *Cluster) TagImage(image, newName string) error {
+	return run("ctr", "--address", c.ContainerdSocket(), "-n", "k8s.io", "images", "tag", "--force", image, newName)
+}
+
 func (c *Cluster) startNode(context.Context) error {
 	if err := c.writeKubeletConfig(); err != nil {
 		return err

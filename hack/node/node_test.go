@@ -74,3 +74,21 @@ func TestUnescapeMount(t *testing.T) {
 		}
 	}
 }
+
+// The operator's image and extra arguments become the chart's values as helm flags.
+func TestOperatorValues(t *testing.T) {
+	for _, tc := range []struct {
+		image string
+		args  []string
+		want  string
+	}{
+		{"localhost/authly:dev", []string{"--load-observe-interval=10s"},
+			`--set image.repository=localhost/authly --set-string image.tag=dev --set image.pullPolicy=IfNotPresent --set-json extraArgs=["--load-observe-interval=10s"]`},
+		{"localhost:5000/authly", nil,
+			`--set image.repository=localhost:5000/authly --set-string image.tag=latest --set image.pullPolicy=IfNotPresent --set-json extraArgs=[]`},
+	} {
+		if got := strings.Join(OperatorValues(tc.image, tc.args...), " "); got != tc.want {
+			t.Errorf("OperatorValues(%q, %q):\n got %s\nwant %s", tc.image, tc.args, got, tc.want)
+		}
+	}
+}

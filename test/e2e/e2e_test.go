@@ -54,7 +54,7 @@ func TestInstall(t *testing.T) {
 		t.Fatalf("operator pod %s not Ready: %+v", pod.Name, pod.Status.Conditions)
 	}
 	if img := pod.Spec.Containers[0].Image; img != env.image {
-		t.Errorf("operator image %q, want %q (swapped in by the kustomize overlay)", img, env.image)
+		t.Errorf("operator image %q, want %q (set by the chart's image values)", img, env.image)
 	}
 	nsObj, err := c.Client.CoreV1().Namespaces().Get(env.ctx, node.OperatorNamespace, metav1.GetOptions{})
 	if err != nil {

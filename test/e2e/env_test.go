@@ -1,9 +1,10 @@
 //go:build e2e
 
 // Package e2e tests what the operator deploys where it runs: on a real single-node cluster
-// (hack/node) with a kubelet, containerd, CNI and kube-proxy, the operator installed from
-// config/default with the image `make image` built, and the AuthServers' databases on a
-// throwaway Postgres on the host. `make e2e` builds what it needs and runs it as root.
+// (hack/node) with a kubelet, containerd, CNI and kube-proxy, the operator installed with the
+// Helm chart (dist/chart, `helm install`) and the image `make image` built, and the
+// AuthServers' databases on a throwaway Postgres on the host. `make e2e` builds what it
+// needs and runs it as root.
 package e2e
 
 import (
@@ -81,9 +82,7 @@ func runMain(m *testing.M) int {
 		return fail(err)
 	}
 	defer func() { env.pg.Stop() }()
-	// Observed load corrects the plan within seconds here, not minutes, so that a test can
-	// watch it go up and come down again.
-	if err := c.InstallOperator(ctx, repo, env.image, "--load-observe-interval=10s", "--scale-down-stabilization-window=40s"); err != nil {
+	if err := c.InstallOperator(ctx, repo, env.image, operatorArgs...); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(os.Stderr, "e2e: cluster up and operator installed in %s (logs in %s)\n", time.Since(start).Round(time.Second), c.LogDir())
@@ -91,6 +90,11 @@ func runMain(m *testing.M) int {
 	printNodeMemory()
 	return code
 }
+
+// operatorArgs are the operator's extra arguments in these tests (the chart's extraArgs):
+// observed load corrects the plan within seconds here, not minutes, so that a test can watch
+// it go up and come down again.
+var operatorArgs = []string{"--load-observe-interval=10s", "--scale-down-stabilization-window=40s"}
 
 func fail(err error) int {
 	fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -25,11 +25,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
@@ -128,40 +128,15 @@ func startKubeEnv(ctx context.Context, o options, tmp string) (k *kubeEnv, err e
 // the operator has migrated the database. No pods run in envtest; OAuthClients are
 // registered by the operator itself, through the store.
 func (k *kubeEnv) createServer(ctx context.Context) error {
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kubeNamespace}},
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: kubeNamespace, Name: kubeDBSecret},
-			Data:       map[string][]byte{"url": []byte(k.pg.URL("postgres"))},
-		},
-		&authlyv1.AuthServer{
-			ObjectMeta: metav1.ObjectMeta{Namespace: kubeNamespace, Name: kubeServer},
-			Spec: authlyv1.AuthServerSpec{
-				Issuer:   kubeIssuer,
-				Replicas: ptr.To[int32](1),
-				Database: authlyv1.DatabaseSpec{SecretRef: authlyv1.DatabaseSecretRef{Name: kubeDBSecret}},
-			},
-		},
+	err := harness.CreateAuthServer(ctx, k.c, harness.AuthServer{
+		Namespace: kubeNamespace, Name: kubeServer, Issuer: kubeIssuer,
+		DatabaseSecret: kubeDBSecret, DatabaseURL: k.pg.URL("postgres"),
+	})
+	if err != nil {
+		return err
 	}
-	for _, obj := range objs {
-		if err := k.c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
-		}
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var as authlyv1.AuthServer
-		if err := k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: kubeServer}, &as); err != nil {
-			return err
-		}
-		if c := meta.FindStatusCondition(as.Status.Conditions, authlyv1.ConditionDatabaseReady); c != nil && c.Status == metav1.ConditionTrue {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("AuthServer %s is not DatabaseReady after 2 minutes", kubeServer)
-		}
-		sleep(ctx, 250*time.Millisecond)
-	}
+	key := types.NamespacedName{Namespace: kubeNamespace, Name: kubeServer}
+	return harness.WaitDatabaseReady(ctx, k.c, key, 2*time.Minute, nil)
 }
 
 func (k *kubeEnv) stop() {
@@ -190,7 +165,7 @@ type operatorProc struct {
 }
 
 func (k *kubeEnv) startOperator() (*operatorProc, error) {
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}

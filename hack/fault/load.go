@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 )
 
 // Paths of the server.
@@ -50,7 +52,7 @@ func (a answer) kind() string {
 		return transportKind(a.err)
 	}
 	k := fmt.Sprintf("HTTP %d", a.status)
-	if code := oauthError(a.body); code != "" {
+	if code := harness.OAuthError(a.body); code != "" {
 		k += " " + code
 	}
 	if a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "" {
@@ -95,17 +97,6 @@ func transportKind(err error) string {
 		}
 	}
 	return "transport error"
-}
-
-// oauthError is the "error" member of an RFC 6749 error answer, if the body is one.
-func oauthError(body []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil || len(e.Error) > 64 {
-		return ""
-	}
-	return e.Error
 }
 
 // newHTTPClient is a keep-alive client as an application's would be.
@@ -473,7 +464,7 @@ func (l *loadGen) refreshOutcome(c *chain, a answer) {
 		}
 		c.current, c.ambiguous = t.RefreshToken, false
 		l.rec.add("refresh", a, true, "")
-	case a.status == http.StatusBadRequest && oauthError(a.body) == "invalid_grant":
+	case a.status == http.StatusBadRequest && harness.OAuthError(a.body) == "invalid_grant":
 		c.broken = true
 		if c.ambiguous {
 			l.rec.add("refresh", a, false, "chain broken after a lost answer (invalid_grant)")

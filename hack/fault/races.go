@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 )
 
 // The races: how many presentations at once, how many rounds.
@@ -57,7 +59,7 @@ func winners(res *result, op string, answers []answer) int {
 			n++
 			continue
 		}
-		if a.status == http.StatusBadRequest && oauthError(a.body) == "invalid_grant" {
+		if a.status == http.StatusBadRequest && harness.OAuthError(a.body) == "invalid_grant" {
 			continue // the expected answer of a loser
 		}
 		res.errors[op+": "+a.kind()]++

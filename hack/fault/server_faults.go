@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 )
 
 // The load of the server scenarios: eight clients, one request every 10 ms or so each.
@@ -226,7 +228,7 @@ func (e *serverEnv) sigkill(ctx context.Context) *result {
 // concurrent clients sending database-bound grants.
 func (e *serverEnv) smallPool(ctx context.Context) *result {
 	res := newResult("small-pool")
-	ports, err := freePorts(1)
+	ports, err := harness.FreePorts(1)
 	if err != nil {
 		res.problem("%v", err)
 		return res

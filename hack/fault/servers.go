@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
 )
@@ -93,7 +93,7 @@ func startServerEnv(ctx context.Context, o options, tmp string) (e *serverEnv, e
 		return e, err
 	}
 	e.kek = hex.EncodeToString(key)
-	ports, err := freePorts(replicaCount)
+	ports, err := harness.FreePorts(replicaCount)
 	if err != nil {
 		return e, err
 	}
@@ -318,20 +318,6 @@ func environWithoutAuthly() []string {
 		}
 	}
 	return env
-}
-
-// freePorts returns n distinct TCP ports free on 127.0.0.1 (all held until all are found).
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = l.Close() }()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func tail(path string, n int) string {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 )
 
 // point is the measurement of one scenario at one concurrency.
@@ -205,7 +206,7 @@ func send(ctx context.Context, do exchange, sc *scenario, i int, buf *bytes.Buff
 	}
 	if status < 200 || status > 299 {
 		kind := fmt.Sprintf("HTTP %d", status)
-		if code := oauthError(buf.Bytes()); code != "" {
+		if code := harness.OAuthError(buf.Bytes()); code != "" {
 			kind += " " + code
 		}
 		return &requestError{kind, snippet(buf.Bytes())}
@@ -287,17 +288,6 @@ func transportKind(err error) string {
 		}
 	}
 	return "other"
-}
-
-// oauthError is the "error" member of an RFC 6749 error answer, if the body is one.
-func oauthError(body []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil || len(e.Error) > 64 {
-		return ""
-	}
-	return e.Error
 }
 
 // summarize fills the latency and rate fields of p from a run.

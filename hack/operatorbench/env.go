@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,18 +15,15 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
 )
 
@@ -135,53 +131,24 @@ func (e *env) removeTemp() {
 // replica, starts watching OAuthClients, and waits until the operator has migrated the
 // database (DatabaseReady=True). No pods run in envtest; OAuthClients need only that.
 func (e *env) createServer(ctx context.Context) error {
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}},
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: benchDBSecret},
-			Data:       map[string][]byte{"url": []byte(e.pg.URL(benchDatabase))},
-		},
-		&authlyv1.AuthServer{
-			ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: benchServer},
-			Spec: authlyv1.AuthServerSpec{
-				Issuer:   benchIssuer,
-				Replicas: ptr.To[int32](1),
-				Database: authlyv1.DatabaseSpec{SecretRef: authlyv1.DatabaseSecretRef{Name: benchDBSecret}},
-			},
-		},
+	err := harness.CreateAuthServer(ctx, e.c, harness.AuthServer{
+		Namespace: benchNamespace, Name: benchServer, Issuer: benchIssuer,
+		DatabaseSecret: benchDBSecret, DatabaseURL: e.pg.URL(benchDatabase),
+	})
+	if err != nil {
+		return err
 	}
-	for _, obj := range objs {
-		if err := e.c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
-		}
-	}
-	var err error
 	if e.watcher, err = watchReady(ctx, e.cfg, e.scheme); err != nil {
 		return err
 	}
 	logf("waiting for AuthServer %s/%s to be DatabaseReady", benchNamespace, benchServer)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var as authlyv1.AuthServer
-		if err := e.c.Get(ctx, types.NamespacedName{Namespace: benchNamespace, Name: benchServer}, &as); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(as.Status.Conditions, authlyv1.ConditionDatabaseReady)
-		if c != nil && c.Status == metav1.ConditionTrue {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("AuthServer %s is not DatabaseReady after 2 minutes: %+v", benchServer, c)
-		}
+	key := types.NamespacedName{Namespace: benchNamespace, Name: benchServer}
+	return harness.WaitDatabaseReady(ctx, e.c, key, 2*time.Minute, func() error {
 		if !e.op.running() {
 			return fmt.Errorf("the operator exited: %v", e.op.exitErr())
 		}
-		select {
-		case <-time.After(250 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		return nil
+	})
 }
 
 // operator is `authly operator` running as a child process.
@@ -201,7 +168,7 @@ type operator struct {
 // startOperator runs the operator against kubeconfig, with metrics (and pprof when
 // profiling) on loopback ports, and waits until its readiness probe answers.
 func startOperator(ctx context.Context, o options, kubeconfig, logPath string) (*operator, error) {
-	ports, err := freePorts(3)
+	ports, err := harness.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -323,20 +290,6 @@ func (op *operator) printLogTail(w io.Writer, n int) {
 	for _, l := range lines {
 		_, _ = fmt.Fprintln(w, l)
 	}
-}
-
-// freePorts returns n distinct TCP ports free on 127.0.0.1 (all held until all are found).
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = l.Close() }()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func httpOK(ctx context.Context, url string) (bool, error) {

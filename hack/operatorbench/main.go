@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 )
 
 // options are the command's flags.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"io"
 	"math"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 )
 
 // The targets of the performance issue for the operator.

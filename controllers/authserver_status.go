@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -113,20 +112,7 @@ func setStalled(as *authlyv1.AuthServer, reason, message string) {
 // path from the object (spec.capacity.minReplicas), as the capacity planner reports
 // paths under spec.
 func specFieldErrors(err error) string {
-	errs := []error{err}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	}
-	msgs := make([]string, 0, len(errs))
-	for _, e := range errs {
-		var fe *capacity.FieldError
-		if errors.As(e, &fe) {
-			msgs = append(msgs, "spec."+fe.Field+": "+fe.Detail)
-			continue
-		}
-		msgs = append(msgs, e.Error())
-	}
-	return strings.Join(msgs, "; ")
+	return capacity.DescribeErrors(err, func(field string) string { return "spec." + field })
 }
 
 // setCapacityLimited records whether maxReplicas or the connection budget binds.

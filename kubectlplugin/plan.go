@@ -167,26 +167,15 @@ func parseMix(s string) (*authlyv1.OperationMix, error) {
 
 // flagErrors rewrites the planner's field errors with the flags' names.
 func flagErrors(err error) error {
-	errs := []error{err}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	}
-	msgs := make([]string, 0, len(errs))
-	for _, e := range errs {
-		var fe *capacity.FieldError
-		if !errors.As(e, &fe) {
-			msgs = append(msgs, e.Error())
-			continue
+	return errors.New(capacity.DescribeErrors(err, func(field string) string {
+		if mix, ok := strings.CutPrefix(field, "capacity.operationMix."); ok {
+			return "--mix " + mix
 		}
-		name := fe.Field
-		if strings.HasPrefix(name, "capacity.operationMix.") {
-			name = "--mix " + strings.TrimPrefix(name, "capacity.operationMix.")
-		} else if flag, ok := flagOfField[name]; ok {
-			name = flag
+		if flag, ok := flagOfField[field]; ok {
+			return flag
 		}
-		msgs = append(msgs, name+": "+fe.Detail)
-	}
-	return errors.New(strings.Join(msgs, "; "))
+		return field
+	}))
 }
 
 // writePlan explains a plan the way the performance guide's calculator does: the load, the

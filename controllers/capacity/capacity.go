@@ -157,6 +157,27 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Detail }
 
+// DescribeErrors says what the planner refused in one message: each FieldError as
+// "<name(field)>: <detail>", where name maps the planner's field path to what the reader
+// knows (a path from the object, a command-line flag), other errors as they are; joined
+// errors (errors.Join) each in turn, separated by "; ".
+func DescribeErrors(err error, name func(field string) string) string {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			msgs = append(msgs, name(fe.Field)+": "+fe.Detail)
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return strings.Join(msgs, "; ")
+}
+
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Detail: fmt.Sprintf(format, args...)}
 }

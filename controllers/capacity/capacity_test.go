@@ -413,3 +413,17 @@ func TestSeedExampleBothWays(t *testing.T) {
 		t.Errorf("40000 rps at 95%% authorization: seed %d servers, ours %d; want 4 and 5", seed.ServersRecommended, ours.ServingReplicas)
 	}
 }
+
+func TestDescribeErrorsNamesFieldsAsTheReaderKnowsThem(t *testing.T) {
+	err := errors.Join(
+		&FieldError{Field: "capacity.minReplicas", Detail: "must be at least 1"},
+		errors.New("the budget is too small"),
+	)
+	got := DescribeErrors(err, func(f string) string { return "spec." + f })
+	if want := "spec.capacity.minReplicas: must be at least 1; the budget is too small"; got != want {
+		t.Errorf("DescribeErrors = %q, want %q", got, want)
+	}
+	if got := DescribeErrors(&FieldError{Field: "x", Detail: "bad"}, func(string) string { return "--x" }); got != "--x: bad" {
+		t.Errorf("one error: %q", got)
+	}
+}

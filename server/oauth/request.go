@@ -21,6 +21,8 @@ type form map[string]string
 
 func (f form) get(name string) string { return f[name] }
 
+func (f form) has(name string) bool { _, ok := f[name]; return ok }
+
 // parseForm reads application/x-www-form-urlencoded parameters of a POST body (and, with
 // query, of the URL). It refuses other content types, oversized bodies and repeated
 // parameters with invalid_request.

@@ -16,7 +16,7 @@ func (p *Provider) acquireHashSlot(ctx context.Context) error {
 	case p.hashSlots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return &Error{Code: ErrTemporarilyUnavailable, Description: "the request was cancelled while waiting to check the password"}
+		return &Error{Code: CodeTemporarilyUnavailable, Description: "the request was cancelled while waiting to check the password"}
 	}
 }
 
@@ -24,7 +24,7 @@ func (p *Provider) releaseHashSlot() { <-p.hashSlots }
 
 // errBadCredentials is the one answer to a failed login, whatever failed, so that it does
 // not tell whether the user exists.
-var errBadCredentials = newError(ErrInvalidGrant, "invalid username or password")
+var errBadCredentials = newError(CodeInvalidGrant, "invalid username or password")
 
 // checkPassword verifies a login, counting failures in the database so that every replica
 // agrees on lockouts. Failures count against the user once the login names one, whichever
@@ -47,7 +47,7 @@ func (p *Provider) checkPassword(ctx context.Context, login, password string) (*
 		return nil, err
 	}
 	if !lockedUntil.IsZero() {
-		return nil, newError(ErrInvalidGrant, "too many failed logins; try again later")
+		return nil, newError(CodeInvalidGrant, "too many failed logins; try again later")
 	}
 	ok, rehash := false, ""
 	if err := p.acquireHashSlot(ctx); err != nil {

@@ -44,8 +44,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	p.tokenOp("issue", grantLabel(grant), errorCode(err))
 	if err != nil {
-		if e := asError(err); e.Code == ErrServerError {
+		// The client learns the code and description; the log keeps the cause too (a
+		// store error, say), at debug level for the answers that are the client's doing.
+		if e := asError(err); e.Code == CodeServerError {
 			p.log.ErrorContext(r.Context(), "token endpoint", "grant_type", grantLabel(grant), "error", err)
+		} else {
+			p.log.DebugContext(r.Context(), "token endpoint refused the request", "grant_type", grantLabel(grant), "error", err)
 		}
 		writeError(w, err)
 		return
@@ -68,10 +72,10 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 	ctx := r.Context()
 	switch grant {
 	case "":
-		return nil, newError(ErrInvalidRequest, "grant_type is required")
+		return nil, newError(CodeInvalidRequest, "grant_type is required")
 	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword:
 	default:
-		return nil, newError(ErrUnsupportedGrantType, "grant_type "+quote(grant)+" is not supported")
+		return nil, newError(CodeUnsupportedGrantType, "grant_type "+quote(grant)+" is not supported")
 	}
 	client, err := p.authenticateClient(ctx, r, f)
 	if err != nil {
@@ -81,7 +85,7 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 		return nil, err
 	}
 	if !client.HasGrantType(grant) {
-		return nil, newError(ErrUnauthorizedClient, "the client may not use the "+grant+" grant")
+		return nil, newError(CodeUnauthorizedClient, "the client may not use the "+grant+" grant")
 	}
 	switch grant {
 	case GrantAuthorizationCode:
@@ -107,7 +111,7 @@ func (p *Provider) limitClient(clientID string) error {
 	}
 	secs := max(1, int(math.Ceil(retry.Seconds())))
 	return &Error{
-		Code:        ErrTemporarilyUnavailable,
+		Code:        CodeTemporarilyUnavailable,
 		Description: "rate limit exceeded; retry after " + strconv.Itoa(secs) + " s",
 		Status:      http.StatusTooManyRequests,
 		retryAfter:  secs,
@@ -117,7 +121,7 @@ func (p *Provider) limitClient(clientID string) error {
 func required(f form, names ...string) error {
 	for _, n := range names {
 		if f.get(n) == "" {
-			return newError(ErrInvalidRequest, n+" is required")
+			return newError(CodeInvalidRequest, n+" is required")
 		}
 	}
 	return nil
@@ -184,7 +188,7 @@ func (p *Provider) issue(ctx context.Context, client *store.Client, req issueReq
 		if user == nil {
 			if user, err = p.store.GetUser(ctx, req.subject); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
-					return nil, newError(ErrInvalidGrant, "the user of this grant no longer exists")
+					return nil, wrapError(CodeInvalidGrant, "the user of this grant no longer exists", err)
 				}
 				return nil, err
 			}

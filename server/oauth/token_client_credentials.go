@@ -10,7 +10,7 @@ import (
 // section 4.4): no user, so no ID token and no refresh token.
 func (p *Provider) grantClientCredentials(ctx context.Context, client *store.Client, f form) (*tokenResponse, error) {
 	if client.Type != store.Confidential {
-		return nil, newError(ErrUnauthorizedClient, "client_credentials is for confidential clients")
+		return nil, newError(CodeUnauthorizedClient, "client_credentials is for confidential clients")
 	}
 	scopes, err := p.grantableScopes(client, nil, f["scope"], f.has("scope"))
 	if err != nil {
@@ -23,7 +23,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client *store.Cli
 		scopes = withoutUserScopes(scopes)
 	}
 	if contains(scopes, "openid") || contains(scopes, "offline_access") {
-		return nil, newError(ErrInvalidScope, "openid and offline_access need a user; client_credentials has none")
+		return nil, newError(CodeInvalidScope, "openid and offline_access need a user; client_credentials has none")
 	}
 	now := p.now()
 	return p.issue(ctx, client, issueRequest{subject: client.ID, scopes: scopes, jti: p.issuer.NewJTI(), now: now})

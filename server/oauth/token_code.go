@@ -19,7 +19,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, client *store.Cli
 	}
 	verifier := f.get("code_verifier")
 	if !credentials.ValidVerifier(verifier) {
-		return nil, newError(ErrInvalidRequest, "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636)")
+		return nil, newError(CodeInvalidRequest, "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636)")
 	}
 	now := p.now()
 	jti := p.issuer.NewJTI()
@@ -39,14 +39,14 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, client *store.Cli
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, newError(ErrInvalidGrant, "unknown authorization code")
+		return nil, wrapError(CodeInvalidGrant, "unknown authorization code", err)
 	case errors.Is(err, store.ErrExpired):
-		return nil, newError(ErrInvalidGrant, "the authorization code has expired")
+		return nil, wrapError(CodeInvalidGrant, "the authorization code has expired", err)
 	case errors.Is(err, store.ErrAlreadyUsed):
 		p.log.WarnContext(ctx, "authorization code used twice; tokens issued for it are revoked", "client_id", client.ID)
-		return nil, newError(ErrInvalidGrant, "the authorization code was already used")
+		return nil, wrapError(CodeInvalidGrant, "the authorization code was already used", err)
 	case errors.Is(err, store.ErrMismatch):
-		return nil, newError(ErrInvalidGrant, "the authorization code was issued to another client or redirect_uri, or the code_verifier does not match")
+		return nil, wrapError(CodeInvalidGrant, "the authorization code was issued to another client or redirect_uri, or the code_verifier does not match", err)
 	case err != nil:
 		return nil, err
 	}

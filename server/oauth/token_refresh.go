@@ -20,7 +20,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, 
 	if s, ok := f["scope"]; ok {
 		narrowed = splitScope(s)
 		if len(narrowed) == 0 {
-			return nil, newError(ErrInvalidScope, "scope is empty")
+			return nil, newError(CodeInvalidScope, "scope is empty")
 		}
 	}
 	now := p.now()
@@ -44,15 +44,15 @@ func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, 
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrMismatch):
-		return nil, newError(ErrInvalidGrant, "unknown or revoked refresh token")
+		return nil, wrapError(CodeInvalidGrant, "unknown or revoked refresh token", err)
 	case errors.Is(err, store.ErrExpired):
-		return nil, newError(ErrInvalidGrant, "the refresh token has expired")
+		return nil, wrapError(CodeInvalidGrant, "the refresh token has expired", err)
 	case errors.Is(err, store.ErrAlreadyUsed):
 		p.refreshReuse(ReuseRevokedFamily)
 		p.log.WarnContext(ctx, "rotated refresh token reused; its family is revoked", "client_id", client.ID)
-		return nil, newError(ErrInvalidGrant, "the refresh token was already used; its grant is revoked")
+		return nil, wrapError(CodeInvalidGrant, "the refresh token was already used; its grant is revoked", err)
 	case errors.Is(err, store.ErrScopeNotAllowed):
-		return nil, newError(ErrInvalidScope, "a refresh may only narrow the granted scope")
+		return nil, wrapError(CodeInvalidScope, "a refresh may only narrow the granted scope", err)
 	case err != nil:
 		return nil, err
 	}

@@ -65,17 +65,17 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequest, pageErr, redirectErr *Error) {
 	clientID := f.get("client_id")
 	if clientID == "" {
-		return nil, newError(ErrInvalidRequest, "client_id is required"), nil
+		return nil, newError(CodeInvalidRequest, "client_id is required"), nil
 	}
 	client, err := p.clients.Client(ctx, clientID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
-			return nil, newError(ErrInvalidClient, "unknown client"), nil
+			return nil, wrapError(CodeInvalidClient, "unknown client", err), nil
 		}
-		e := errDatabaseUnavailable()
+		e := errDatabaseUnavailable(err)
 		if !errors.Is(err, store.ErrUnavailable) {
 			p.log.ErrorContext(ctx, "authorize: client lookup", "error", err)
-			e = &Error{Code: ErrTemporarilyUnavailable, Description: "the server cannot handle the request now; try again"}
+			e = wrapError(CodeTemporarilyUnavailable, "the server cannot handle the request now; try again", err)
 		}
 		e.Status = http.StatusServiceUnavailable
 		return nil, e, nil
@@ -85,10 +85,10 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 	case redirectURI == "" && len(client.RedirectURIs) == 1:
 		redirectURI = client.RedirectURIs[0]
 	case redirectURI == "":
-		return nil, newError(ErrInvalidRequest, "redirect_uri is required"), nil
+		return nil, newError(CodeInvalidRequest, "redirect_uri is required"), nil
 	case !contains(client.RedirectURIs, redirectURI):
 		// Exact string comparison (OAuth 2.1 section 2.3.1): no prefix or pattern match.
-		return nil, newError(ErrInvalidRequest, "redirect_uri is not registered for this client"), nil
+		return nil, newError(CodeInvalidRequest, "redirect_uri is not registered for this client"), nil
 	}
 	req = &authRequest{form: f, client: client, redirectURI: redirectURI, state: f.get("state"), maxAge: -1}
 	if f.has("request") || f.has("request_uri") {
@@ -97,25 +97,25 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 	switch f.get("response_type") {
 	case "code":
 	case "":
-		return req, nil, newError(ErrInvalidRequest, "response_type is required")
+		return req, nil, newError(CodeInvalidRequest, "response_type is required")
 	default:
-		return req, nil, newError(ErrUnsupportedResponseType, "only response_type=code is supported")
+		return req, nil, newError(CodeUnsupportedResponseType, "only response_type=code is supported")
 	}
 	if rm := f.get("response_mode"); rm != "" && rm != "query" {
-		return req, nil, newError(ErrInvalidRequest, "only response_mode=query is supported")
+		return req, nil, newError(CodeInvalidRequest, "only response_mode=query is supported")
 	}
 	if !client.HasGrantType(GrantAuthorizationCode) {
-		return req, nil, newError(ErrUnauthorizedClient, "the client may not use the authorization_code grant")
+		return req, nil, newError(CodeUnauthorizedClient, "the client may not use the authorization_code grant")
 	}
 	challenge := f.get("code_challenge")
 	if challenge == "" {
-		return req, nil, newError(ErrInvalidRequest, "code_challenge is required (PKCE, RFC 7636)")
+		return req, nil, newError(CodeInvalidRequest, "code_challenge is required (PKCE, RFC 7636)")
 	}
 	if m := f.get("code_challenge_method"); m != "S256" {
-		return req, nil, newError(ErrInvalidRequest, "code_challenge_method must be S256")
+		return req, nil, newError(CodeInvalidRequest, "code_challenge_method must be S256")
 	}
 	if !credentials.ValidChallenge(challenge) {
-		return req, nil, newError(ErrInvalidRequest, "code_challenge must be 43 characters of base64url")
+		return req, nil, newError(CodeInvalidRequest, "code_challenge must be 43 characters of base64url")
 	}
 	req.scopes, err = p.grantableScopes(client, nil, f.get("scope"), f.has("scope"))
 	if err != nil {
@@ -129,16 +129,16 @@ func (p *Provider) validateAuthorize(ctx context.Context, f form) (req *authRequ
 		case "select_account":
 			req.prompt["login"] = true
 		default:
-			return req, nil, newError(ErrInvalidRequest, "prompt "+quote(v)+" is not supported")
+			return req, nil, newError(CodeInvalidRequest, "prompt "+quote(v)+" is not supported")
 		}
 	}
 	if req.prompt["none"] && len(req.prompt) > 1 {
-		return req, nil, newError(ErrInvalidRequest, "prompt=none cannot be combined with other values")
+		return req, nil, newError(CodeInvalidRequest, "prompt=none cannot be combined with other values")
 	}
 	if s := f.get("max_age"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return req, nil, newError(ErrInvalidRequest, "max_age must be a non-negative integer")
+			return req, nil, newError(CodeInvalidRequest, "max_age must be a non-negative integer")
 		}
 		req.maxAge = time.Duration(n) * time.Second
 	}
@@ -170,7 +170,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 		u, err := p.checkPassword(ctx, login, r.PostForm.Get("password"))
 		if err != nil {
 			e := asError(err)
-			if e.Code == ErrServerError {
+			if e.Code == CodeServerError {
 				p.log.ErrorContext(ctx, "login", "error", err)
 			}
 			status := http.StatusUnauthorized
@@ -197,7 +197,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 	if needLogin {
 		if req.prompt["none"] {
 			p.authorizationOutcome(req.client.Type, "error")
-			p.redirectError(w, r, req, newError(ErrLoginRequired, "the user is not logged in"))
+			p.redirectError(w, r, req, newError(CodeLoginRequired, "the user is not logged in"))
 			return
 		}
 		p.renderLogin(w, r, req, req.form.get("login_hint"), "", http.StatusOK)
@@ -215,7 +215,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 	if action == "consent" {
 		if r.PostForm.Get("consent") != "approve" {
 			p.authorizationOutcome(req.client.Type, "denied")
-			p.redirectError(w, r, req, newError(ErrAccessDenied, "the user denied the request"))
+			p.redirectError(w, r, req, newError(CodeAccessDenied, "the user denied the request"))
 			return
 		}
 		if err := p.store.GrantConsent(ctx, user.ID, req.client.ID, req.scopes); err != nil {
@@ -231,7 +231,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 		if req.prompt["consent"] || !containsAll(consented, req.scopes) {
 			if req.prompt["none"] {
 				p.authorizationOutcome(req.client.Type, "error")
-				p.redirectError(w, r, req, newError(ErrConsentRequired, "the user has not consented"))
+				p.redirectError(w, r, req, newError(CodeConsentRequired, "the user has not consented"))
 				return
 			}
 			p.renderConsent(w, r, req, user, session)
@@ -276,7 +276,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, req *authRe
 func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, req *authRequest, params url.Values) {
 	u, err := url.Parse(req.redirectURI)
 	if err != nil {
-		p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "redirect_uri is malformed"))
+		p.renderError(w, http.StatusBadRequest, newError(CodeInvalidRequest, "redirect_uri is malformed"))
 		return
 	}
 	q := u.Query()
@@ -315,7 +315,7 @@ func (p *Provider) failAuthorize(w http.ResponseWriter, r *http.Request, req *au
 		return
 	}
 	p.log.ErrorContext(r.Context(), "authorize", "client_id", req.client.ID, "error", err)
-	p.redirectError(w, r, req, newError(ErrServerError, "the server could not complete the request"))
+	p.redirectError(w, r, req, newError(CodeServerError, "the server could not complete the request"))
 }
 
 func (p *Provider) hiddenFields(req *authRequest) []hiddenField {
@@ -434,7 +434,7 @@ func (p *Provider) cookie(name, value string, maxAge int) *http.Cookie {
 }
 
 // errForgedForm answers a form post that fails the CSRF checks.
-var errForgedForm = newError(ErrAccessDenied, "the form expired or was not sent by this site; go back and try again")
+var errForgedForm = newError(CodeAccessDenied, "the form expired or was not sent by this site; go back and try again")
 
 // validAuthorizeForm checks a post of the login or consent form: from our own origin, with
 // the token of its form (see csrf.go).

@@ -24,7 +24,7 @@ func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
 	f, err := parseForm(w, r, false)
 	var e *Error
 	if errors.As(err, &e) && (e.param == "client_id" || e.param == "client_secret") {
-		return nil, &Error{Code: ErrInvalidClient, Description: e.Description, param: e.param}
+		return nil, &Error{Code: CodeInvalidClient, Description: e.Description, param: e.param}
 	}
 	return f, err
 }
@@ -44,19 +44,19 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 		if err1 != nil || err2 != nil {
 			// A failed attempt through the Authorization header is invalid_client with 401
 			// (RFC 6749 section 5.2), not a malformed request.
-			return nil, newError(ErrInvalidClient, "malformed Basic credentials: client_id and secret must be form-urlencoded (RFC 6749 section 2.3.1)")
+			return nil, newError(CodeInvalidClient, "malformed Basic credentials: client_id and secret must be form-urlencoded (RFC 6749 section 2.3.1)")
 		}
 		// The form's credentials passed parseForm's checks; these did not.
 		for _, c := range []struct{ name, value string }{{"client_id", id}, {"client_secret", secret}} {
 			if reason := badText(c.value, paramLimits[c.name]); reason != "" {
-				return nil, newError(ErrInvalidClient, "malformed Basic credentials: "+c.name+" "+reason)
+				return nil, newError(CodeInvalidClient, "malformed Basic credentials: "+c.name+" "+reason)
 			}
 		}
 		if _, ok := f["client_secret"]; ok {
-			return nil, newError(ErrInvalidRequest, "use only one client authentication method")
+			return nil, newError(CodeInvalidRequest, "use only one client authentication method")
 		}
 		if fid, ok := f["client_id"]; ok && fid != id {
-			return nil, newError(ErrInvalidRequest, "client_id differs from the authenticated client")
+			return nil, newError(CodeInvalidRequest, "client_id differs from the authenticated client")
 		}
 		method = AuthSecretBasic
 	case f.get("client_secret") != "":
@@ -66,14 +66,15 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 		id = f.get("client_id")
 	}
 	if id == "" {
-		return nil, &Error{Code: ErrInvalidClient, Description: "client authentication is required"}
+		return nil, &Error{Code: CodeInvalidClient, Description: "client authentication is required"}
 	}
-	fail := &Error{Code: ErrInvalidClient, Description: "client authentication failed"}
+	fail := &Error{Code: CodeInvalidClient, Description: "client authentication failed"}
 	client, err := p.clients.Client(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidInput) {
 		// Spend the time a secret comparison would, so response times do not tell
 		// registered client ids from unknown ones.
 		credentials.SecretMatches(secret, dummySecretHash)
+		fail.cause = err
 		return nil, fail
 	}
 	if err != nil {

@@ -10,23 +10,23 @@ import (
 )
 
 // Error codes of RFC 6749 section 4.1.2.1 and 5.2, RFC 6750 section 3.1, RFC 7009 and OIDC
-// Core section 3.1.2.6.
+// Core section 3.1.2.6: the values of Error.Code, not errors themselves.
 const (
-	ErrInvalidRequest          = "invalid_request"
-	ErrInvalidClient           = "invalid_client"
-	ErrInvalidGrant            = "invalid_grant"
-	ErrUnauthorizedClient      = "unauthorized_client"
-	ErrUnsupportedGrantType    = "unsupported_grant_type"
-	ErrUnsupportedResponseType = "unsupported_response_type"
-	ErrInvalidScope            = "invalid_scope"
-	ErrAccessDenied            = "access_denied"
-	ErrServerError             = "server_error"
-	ErrTemporarilyUnavailable  = "temporarily_unavailable"
-	ErrInvalidToken            = "invalid_token"
-	ErrInsufficientScope       = "insufficient_scope"
-	ErrLoginRequired           = "login_required"
-	ErrConsentRequired         = "consent_required"
-	ErrSlowDown                = "slow_down"
+	CodeInvalidRequest          = "invalid_request"
+	CodeInvalidClient           = "invalid_client"
+	CodeInvalidGrant            = "invalid_grant"
+	CodeUnauthorizedClient      = "unauthorized_client"
+	CodeUnsupportedGrantType    = "unsupported_grant_type"
+	CodeUnsupportedResponseType = "unsupported_response_type"
+	CodeInvalidScope            = "invalid_scope"
+	CodeAccessDenied            = "access_denied"
+	CodeServerError             = "server_error"
+	CodeTemporarilyUnavailable  = "temporarily_unavailable"
+	CodeInvalidToken            = "invalid_token"
+	CodeInsufficientScope       = "insufficient_scope"
+	CodeLoginRequired           = "login_required"
+	CodeConsentRequired         = "consent_required"
+	CodeSlowDown                = "slow_down"
 )
 
 // Error is an OAuth error response: the RFC error code is a field, so callers decide by
@@ -43,6 +43,9 @@ type Error struct {
 	// dbDown marks an answer refused because the database cannot be reached; such
 	// answers are counted (Hooks.DatabaseUnavailable).
 	dbDown bool
+	// cause is why the request failed, for logs: a store error, say. It is never sent to
+	// the client, whose answer is Code and Description alone.
+	cause error
 }
 
 // unavailableRetryAfter is the Retry-After, in seconds, of answers refused while the
@@ -51,19 +54,30 @@ type Error struct {
 const unavailableRetryAfter = 5
 
 // errDatabaseUnavailable answers a request that needs the database while it is unreachable.
-func errDatabaseUnavailable() *Error {
+// cause is the store's error that says so.
+func errDatabaseUnavailable(cause error) *Error {
 	return &Error{
-		Code: ErrTemporarilyUnavailable, Description: "the service is temporarily unavailable; try again in a few seconds",
-		retryAfter: unavailableRetryAfter, dbDown: true,
+		Code: CodeTemporarilyUnavailable, Description: "the service is temporarily unavailable; try again in a few seconds",
+		retryAfter: unavailableRetryAfter, dbDown: true, cause: cause,
 	}
 }
 
+// Error is the code and description, followed by the cause when there is one: the text
+// for logs, which the client never gets (writeError sends Code and Description).
 func (e *Error) Error() string {
-	if e.Description == "" {
-		return e.Code
+	s := e.Code
+	if e.Description != "" {
+		s += ": " + e.Description
 	}
-	return e.Code + ": " + e.Description
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
 }
+
+// Unwrap returns the cause, so that errors.Is and errors.As see through the OAuth error
+// to, say, the store's error.
+func (e *Error) Unwrap() error { return e.cause }
 
 // HTTPStatus is the status code the error is sent with.
 func (e *Error) HTTPStatus() int {
@@ -71,15 +85,15 @@ func (e *Error) HTTPStatus() int {
 		return e.Status
 	}
 	switch e.Code {
-	case ErrInvalidClient, ErrInvalidToken:
+	case CodeInvalidClient, CodeInvalidToken:
 		return http.StatusUnauthorized
-	case ErrInsufficientScope, ErrAccessDenied:
+	case CodeInsufficientScope, CodeAccessDenied:
 		return http.StatusForbidden
-	case ErrServerError:
+	case CodeServerError:
 		return http.StatusInternalServerError
-	case ErrTemporarilyUnavailable:
+	case CodeTemporarilyUnavailable:
 		return http.StatusServiceUnavailable
-	case ErrSlowDown:
+	case CodeSlowDown:
 		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
@@ -87,21 +101,27 @@ func (e *Error) HTTPStatus() int {
 
 func newError(code, description string) *Error { return &Error{Code: code, Description: description} }
 
+// wrapError is newError that keeps why the request failed (cause, typically a store
+// error) for logs.
+func wrapError(code, description string, cause error) *Error {
+	return &Error{Code: code, Description: description, cause: cause}
+}
+
 // asError turns any error into an *Error: the store's ErrUnavailable becomes
 // temporarily_unavailable (503 with Retry-After), its ErrInvalidInput invalid_request (a
 // value the edge checks should have refused), and unknown errors server_error without
-// their text, which may carry internals.
+// their text, which may carry internals. The converted error keeps err as its cause.
 func asError(err error) *Error {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.Is(err, store.ErrUnavailable):
-		return errDatabaseUnavailable()
+		return errDatabaseUnavailable(err)
 	case errors.Is(err, store.ErrInvalidInput):
-		return newError(ErrInvalidRequest, "a parameter holds a value the server cannot process")
+		return wrapError(CodeInvalidRequest, "a parameter holds a value the server cannot process", err)
 	}
-	return &Error{Code: ErrServerError, Description: "internal error"}
+	return wrapError(CodeServerError, "internal error", err)
 }
 
 // prepareError sets what every error answer, JSON or page, carries besides its body:
@@ -155,7 +175,7 @@ func writeError(w http.ResponseWriter, err error) {
 	h.Set("Pragma", "no-cache")
 	// invalid_client is a 401 (RFC 6749 section 5.2), and every 401 carries a challenge
 	// (RFC 9110 section 15.5.2), whether the client tried HTTP Basic, the body or nothing.
-	if e.Code == ErrInvalidClient && e.HTTPStatus() == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+	if e.Code == CodeInvalidClient && e.HTTPStatus() == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", `Basic realm="authly", charset="UTF-8"`)
 	}
 	prepareError(w, e)

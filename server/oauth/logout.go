@@ -38,11 +38,11 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	if raw := f.get("id_token_hint"); raw != "" {
 		// The hint may be expired: it names the client and the user, nothing more.
 		if hint, hasHint = p.parseIDTokenHint(raw); !hasHint {
-			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "id_token_hint is not an ID token issued by this server"))
+			p.renderError(w, http.StatusBadRequest, newError(CodeInvalidRequest, "id_token_hint is not an ID token issued by this server"))
 			return
 		}
 		if clientID != "" && clientID != hint.ClientID {
-			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "id_token_hint was issued to another client than client_id"))
+			p.renderError(w, http.StatusBadRequest, newError(CodeInvalidRequest, "id_token_hint was issued to another client than client_id"))
 			return
 		}
 		clientID = hint.ClientID
@@ -50,16 +50,16 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	var client *store.Client
 	if target != "" {
 		if clientID == "" {
-			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "post_logout_redirect_uri needs client_id or id_token_hint"))
+			p.renderError(w, http.StatusBadRequest, newError(CodeInvalidRequest, "post_logout_redirect_uri needs client_id or id_token_hint"))
 			return
 		}
 		client, err = p.clients.Client(ctx, clientID)
 		if errors.Is(err, store.ErrUnavailable) {
-			p.renderUnavailable(w)
+			p.renderUnavailable(w, err)
 			return
 		}
 		if err != nil || !contains(client.PostLogoutRedirectURIs, target) {
-			p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "post_logout_redirect_uri is not registered for this client"))
+			p.renderError(w, http.StatusBadRequest, wrapError(CodeInvalidRequest, "post_logout_redirect_uri is not registered for this client", err))
 			return
 		}
 	}
@@ -70,7 +70,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	session, user, err := p.currentSession(ctx, r, p.now())
 	if err != nil {
-		p.renderUnavailable(w)
+		p.renderUnavailable(w, err)
 		return
 	}
 	switch action {
@@ -92,7 +92,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusOK, "message", &pageData{Title: "Still signed in", Message: "You have not been signed out."}, "")
 		return
 	default:
-		p.renderError(w, http.StatusBadRequest, newError(ErrInvalidRequest, "unknown action"))
+		p.renderError(w, http.StatusBadRequest, newError(CodeInvalidRequest, "unknown action"))
 		return
 	}
 	p.endSession(ctx, w, r)

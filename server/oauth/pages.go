@@ -68,9 +68,10 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data *
 }
 
 // renderUnavailable shows the page of a request that needs the database while it cannot
-// be reached: 503 with Retry-After, counted like the JSON answers.
-func (p *Provider) renderUnavailable(w http.ResponseWriter) {
-	e := errDatabaseUnavailable()
+// be reached: 503 with Retry-After, counted like the JSON answers. cause is the store's
+// error.
+func (p *Provider) renderUnavailable(w http.ResponseWriter, cause error) {
+	e := errDatabaseUnavailable(cause)
 	prepareError(w, e)
 	p.renderError(w, e.HTTPStatus(), e)
 }

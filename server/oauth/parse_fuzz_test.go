@@ -240,7 +240,7 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		// The validator alone, for what it promises about accepted requests.
 		fm, err := parseForm(httptest.NewRecorder(), newRequest(), !post)
 		if err != nil {
-			if e := asError(err); e.HTTPStatus() >= 500 || e.Code != ErrInvalidRequest {
+			if e := asError(err); e.HTTPStatus() >= 500 || e.Code != CodeInvalidRequest {
 				t.Fatalf("parse error %v with status %d", e, e.HTTPStatus())
 			}
 			return

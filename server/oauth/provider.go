@@ -156,8 +156,9 @@ type ClientLimiter interface {
 
 // Deps are the Provider's dependencies.
 type Deps struct {
-	Config      Config
-	Store       *store.Store
+	Config Config
+	// Store is the database; the server passes *store.Store.
+	Store       Store
 	Clients     Clients
 	Keys        *tokens.KeySet
 	Verifier    AccessVerifier
@@ -177,7 +178,7 @@ type Deps struct {
 // Provider serves the OAuth and OIDC endpoints.
 type Provider struct {
 	cfg      Config
-	store    *store.Store
+	store    Store
 	clients  Clients
 	keys     *tokens.KeySet
 	issuer   *tokens.Issuer

@@ -21,6 +21,8 @@ type form map[string]string
 
 func (f form) get(name string) string { return f[name] }
 
+func (f form) has(name string) bool { _, ok := f[name]; return ok }
+
 // parseForm reads application/x-www-form-urlencoded parameters of a POST body (and, with
 // query, of the URL). It refuses other content types, oversized bodies and repeated
 // parameters with invalid_request.
@@ -29,7 +31,7 @@ func parseForm(w http.ResponseWriter, r *http.Request, query bool) (form, error)
 	if query {
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return nil, newError(ErrInvalidRequest, "malformed query string")
+			return nil, newError(CodeInvalidRequest, "malformed query string")
 		}
 		values = q
 	}
@@ -37,15 +39,15 @@ func parseForm(w http.ResponseWriter, r *http.Request, query bool) (form, error)
 		ct := r.Header.Get("Content-Type")
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/x-www-form-urlencoded" {
-			return nil, newError(ErrInvalidRequest, "the request body must be application/x-www-form-urlencoded")
+			return nil, newError(CodeInvalidRequest, "the request body must be application/x-www-form-urlencoded")
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				return nil, &Error{Code: ErrInvalidRequest, Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
+				return nil, &Error{Code: CodeInvalidRequest, Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
 			}
-			return nil, newError(ErrInvalidRequest, "malformed form body")
+			return nil, newError(CodeInvalidRequest, "malformed form body")
 		}
 		for k, vs := range r.PostForm {
 			values[k] = append(values[k], vs...)
@@ -54,7 +56,7 @@ func parseForm(w http.ResponseWriter, r *http.Request, query bool) (form, error)
 	f := make(form, len(values))
 	for k, vs := range values {
 		if len(vs) > 1 {
-			return nil, newError(ErrInvalidRequest, "parameter "+quote(k)+" is repeated")
+			return nil, newError(CodeInvalidRequest, "parameter "+quote(k)+" is repeated")
 		}
 		f[k] = vs[0]
 	}
@@ -99,7 +101,7 @@ func (f form) check() error {
 	for _, name := range credentialParams {
 		if v, ok := f[name]; ok {
 			if reason := badText(v, paramLimits[name]); reason != "" {
-				return &Error{Code: ErrInvalidRequest, Description: name + " " + reason, param: name}
+				return &Error{Code: CodeInvalidRequest, Description: name + " " + reason, param: name}
 			}
 		}
 	}
@@ -113,14 +115,14 @@ func (f form) check() error {
 	sort.Strings(names) // report the first bad parameter in a stable order
 	for _, name := range names {
 		if reason := badText(name, maxIdentifierLen); reason != "" {
-			return newError(ErrInvalidRequest, "a parameter name "+reason)
+			return newError(CodeInvalidRequest, "a parameter name "+reason)
 		}
 		if reason := badText(f[name], f.limit(name)); reason != "" {
 			label := name
 			if label == "" {
 				label = "a parameter without a name"
 			}
-			return &Error{Code: ErrInvalidRequest, Description: label + " " + reason, param: name}
+			return &Error{Code: CodeInvalidRequest, Description: label + " " + reason, param: name}
 		}
 	}
 	return nil

@@ -31,7 +31,7 @@ func TestParseFormChecksText(t *testing.T) {
 		got := ""
 		if err != nil {
 			e := asError(err)
-			if e.Code != ErrInvalidRequest {
+			if e.Code != CodeInvalidRequest {
 				t.Errorf("%.40q: code %s", tt.body, e.Code)
 			}
 			got = e.Description

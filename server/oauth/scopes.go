@@ -18,17 +18,17 @@ func (p *Provider) grantableScopes(client *store.Client, user *store.User, reque
 	if present {
 		scopes = splitScope(requested)
 		if len(scopes) == 0 {
-			return nil, newError(ErrInvalidScope, "scope is empty")
+			return nil, newError(CodeInvalidScope, "scope is empty")
 		}
 		for _, s := range scopes {
 			if !validScopeToken(s) {
-				return nil, newError(ErrInvalidScope, "scope "+quote(s)+" is malformed")
+				return nil, newError(CodeInvalidScope, "scope "+quote(s)+" is malformed")
 			}
 			if !contains(client.Scopes, s) {
-				return nil, newError(ErrInvalidScope, "scope "+quote(s)+" is not allowed for this client")
+				return nil, newError(CodeInvalidScope, "scope "+quote(s)+" is not allowed for this client")
 			}
 			if user != nil && !user.Admin && strings.HasPrefix(s, adminScopePrefix) {
-				return nil, newError(ErrInvalidScope, "scope "+quote(s)+" needs an admin user")
+				return nil, newError(CodeInvalidScope, "scope "+quote(s)+" needs an admin user")
 			}
 		}
 		return scopes, nil

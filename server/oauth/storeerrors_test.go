@@ -30,12 +30,12 @@ func TestStoreErrorsAreNot500(t *testing.T) {
 		code       string
 		retryAfter string
 	}{
-		{"token, invalid input", invalid, PathToken, http.StatusUnauthorized, ErrInvalidClient, ""},
-		{"token, database down", down, PathToken, http.StatusServiceUnavailable, ErrTemporarilyUnavailable, "5"},
-		{"introspect, invalid input", invalid, PathIntrospect, http.StatusUnauthorized, ErrInvalidClient, ""},
-		{"revoke, database down", down, PathRevoke, http.StatusServiceUnavailable, ErrTemporarilyUnavailable, "5"},
-		{"authorize, invalid input", invalid, PathAuthorize, http.StatusBadRequest, ErrInvalidClient, ""},
-		{"authorize, database down", down, PathAuthorize, http.StatusServiceUnavailable, ErrTemporarilyUnavailable, "5"},
+		{"token, invalid input", invalid, PathToken, http.StatusUnauthorized, CodeInvalidClient, ""},
+		{"token, database down", down, PathToken, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "5"},
+		{"introspect, invalid input", invalid, PathIntrospect, http.StatusUnauthorized, CodeInvalidClient, ""},
+		{"revoke, database down", down, PathRevoke, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "5"},
+		{"authorize, invalid input", invalid, PathAuthorize, http.StatusBadRequest, CodeInvalidClient, ""},
+		{"authorize, database down", down, PathAuthorize, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

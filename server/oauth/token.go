@@ -44,8 +44,12 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	p.tokenOp("issue", grantLabel(grant), errorCode(err))
 	if err != nil {
-		if e := asError(err); e.Code == ErrServerError {
+		// The client learns the code and description; the log keeps the cause too (a
+		// store error, say), at debug level for the answers that are the client's doing.
+		if e := asError(err); e.Code == CodeServerError {
 			p.log.ErrorContext(r.Context(), "token endpoint", "grant_type", grantLabel(grant), "error", err)
+		} else {
+			p.log.DebugContext(r.Context(), "token endpoint refused the request", "grant_type", grantLabel(grant), "error", err)
 		}
 		writeError(w, err)
 		return
@@ -68,10 +72,10 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 	ctx := r.Context()
 	switch grant {
 	case "":
-		return nil, newError(ErrInvalidRequest, "grant_type is required")
+		return nil, newError(CodeInvalidRequest, "grant_type is required")
 	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword:
 	default:
-		return nil, newError(ErrUnsupportedGrantType, "grant_type "+quote(grant)+" is not supported")
+		return nil, newError(CodeUnsupportedGrantType, "grant_type "+quote(grant)+" is not supported")
 	}
 	client, err := p.authenticateClient(ctx, r, f)
 	if err != nil {
@@ -81,7 +85,7 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 		return nil, err
 	}
 	if !client.HasGrantType(grant) {
-		return nil, newError(ErrUnauthorizedClient, "the client may not use the "+grant+" grant")
+		return nil, newError(CodeUnauthorizedClient, "the client may not use the "+grant+" grant")
 	}
 	switch grant {
 	case GrantAuthorizationCode:
@@ -107,7 +111,7 @@ func (p *Provider) limitClient(clientID string) error {
 	}
 	secs := max(1, int(math.Ceil(retry.Seconds())))
 	return &Error{
-		Code:        ErrTemporarilyUnavailable,
+		Code:        CodeTemporarilyUnavailable,
 		Description: "rate limit exceeded; retry after " + strconv.Itoa(secs) + " s",
 		Status:      http.StatusTooManyRequests,
 		retryAfter:  secs,
@@ -117,7 +121,7 @@ func (p *Provider) limitClient(clientID string) error {
 func required(f form, names ...string) error {
 	for _, n := range names {
 		if f.get(n) == "" {
-			return newError(ErrInvalidRequest, n+" is required")
+			return newError(CodeInvalidRequest, n+" is required")
 		}
 	}
 	return nil
@@ -144,241 +148,6 @@ func (p *Provider) newRefresh(client *store.Client, jti string, now time.Time) (
 		AccessTokenJTI:  jti,
 		AccessExpiresAt: now.Add(p.cfg.AccessTokenTTL),
 	}, value, nil
-}
-
-func (p *Provider) grantAuthorizationCode(ctx context.Context, client *store.Client, f form) (*tokenResponse, error) {
-	// redirect_uri is not required here: the redemption compares it with the authorization
-	// request's, which may have omitted it (see issueCode).
-	if err := required(f, "code", "code_verifier"); err != nil {
-		return nil, err
-	}
-	verifier := f.get("code_verifier")
-	if !credentials.ValidVerifier(verifier) {
-		return nil, newError(ErrInvalidRequest, "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636)")
-	}
-	now := p.now()
-	jti := p.issuer.NewJTI()
-	refresh, refreshValue, err := p.newRefresh(client, jti, now)
-	if err != nil {
-		return nil, err
-	}
-	code, err := p.store.RedeemAuthorizationCode(ctx, store.CodeRedemption{
-		Hash:            credentials.HashToken(f.get("code")),
-		ClientID:        client.ID,
-		RedirectURI:     f.get("redirect_uri"),
-		CodeChallenge:   credentials.S256Challenge(verifier),
-		Now:             now,
-		AccessTokenJTI:  jti,
-		AccessExpiresAt: now.Add(p.cfg.AccessTokenTTL),
-		Refresh:         refresh,
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, newError(ErrInvalidGrant, "unknown authorization code")
-	case errors.Is(err, store.ErrExpired):
-		return nil, newError(ErrInvalidGrant, "the authorization code has expired")
-	case errors.Is(err, store.ErrAlreadyUsed):
-		p.log.WarnContext(ctx, "authorization code used twice; tokens issued for it are revoked", "client_id", client.ID)
-		return nil, newError(ErrInvalidGrant, "the authorization code was already used")
-	case errors.Is(err, store.ErrMismatch):
-		return nil, newError(ErrInvalidGrant, "the authorization code was issued to another client or redirect_uri, or the code_verifier does not match")
-	case err != nil:
-		return nil, err
-	}
-	return p.issue(ctx, client, issueRequest{
-		subject: code.UserID, user: code.User, scopes: code.Scopes, jti: jti, authTime: code.AuthTime,
-		nonce: code.Nonce, refresh: refreshValue, now: now,
-	})
-}
-
-func (p *Provider) grantRefreshToken(ctx context.Context, client *store.Client, f form) (*tokenResponse, error) {
-	if err := required(f, "refresh_token"); err != nil {
-		return nil, err
-	}
-	var narrowed []string
-	if s, ok := f["scope"]; ok {
-		narrowed = splitScope(s)
-		if len(narrowed) == 0 {
-			return nil, newError(ErrInvalidScope, "scope is empty")
-		}
-	}
-	now := p.now()
-	jti := p.issuer.NewJTI()
-	value, err := credentials.NewOrderedToken(p.rand, now)
-	if err != nil {
-		return nil, err
-	}
-	rotated, err := p.store.RotateRefresh(ctx, store.RefreshRotation{
-		Hash:          credentials.StorageKey(f.get("refresh_token")),
-		ClientID:      client.ID,
-		Scopes:        narrowed,
-		Now:           now,
-		ReuseInterval: p.cfg.RefreshTokenReuseInterval,
-		New: store.RefreshToken{
-			Hash:            credentials.StorageKey(value),
-			ExpiresAt:       now.Add(p.cfg.RefreshTokenTTL),
-			AccessTokenJTI:  jti,
-			AccessExpiresAt: now.Add(p.cfg.AccessTokenTTL),
-		},
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrMismatch):
-		return nil, newError(ErrInvalidGrant, "unknown or revoked refresh token")
-	case errors.Is(err, store.ErrExpired):
-		return nil, newError(ErrInvalidGrant, "the refresh token has expired")
-	case errors.Is(err, store.ErrAlreadyUsed):
-		p.refreshReuse(ReuseRevokedFamily)
-		p.log.WarnContext(ctx, "rotated refresh token reused; its family is revoked", "client_id", client.ID)
-		return nil, newError(ErrInvalidGrant, "the refresh token was already used; its grant is revoked")
-	case errors.Is(err, store.ErrScopeNotAllowed):
-		return nil, newError(ErrInvalidScope, "a refresh may only narrow the granted scope")
-	case err != nil:
-		return nil, err
-	}
-	old := rotated.Old
-	if rotated.Repeated {
-		p.refreshReuse(ReuseGrace)
-		p.log.InfoContext(ctx, "rotated refresh token presented again within the reuse interval; rotated again, the earlier refresh token revoked",
-			"client_id", client.ID, "since_first_use", now.Sub(old.UsedAt).Round(time.Millisecond).String())
-	}
-	scopes := old.Scopes
-	if narrowed != nil {
-		scopes = narrowed
-	}
-	return p.issue(ctx, client, issueRequest{
-		subject: old.UserID, scopes: scopes, jti: jti, authTime: old.AuthTime, refresh: value, now: now,
-	})
-}
-
-func (p *Provider) grantClientCredentials(ctx context.Context, client *store.Client, f form) (*tokenResponse, error) {
-	if client.Type != store.Confidential {
-		return nil, newError(ErrUnauthorizedClient, "client_credentials is for confidential clients")
-	}
-	scopes, err := p.grantableScopes(client, nil, f["scope"], f.has("scope"))
-	if err != nil {
-		return nil, err
-	}
-	if !f.has("scope") {
-		// The default of RFC 6749 section 3.3 is what the client may have without a user:
-		// client libraries ask without a scope, and a client registered for OpenID Connect
-		// too must still get its token.
-		scopes = withoutUserScopes(scopes)
-	}
-	if contains(scopes, "openid") || contains(scopes, "offline_access") {
-		return nil, newError(ErrInvalidScope, "openid and offline_access need a user; client_credentials has none")
-	}
-	now := p.now()
-	return p.issue(ctx, client, issueRequest{subject: client.ID, scopes: scopes, jti: p.issuer.NewJTI(), now: now})
-}
-
-func (p *Provider) grantPassword(ctx context.Context, r *http.Request, client *store.Client, f form) (*tokenResponse, error) {
-	if err := required(f, "username", "password"); err != nil {
-		return nil, err
-	}
-	user, err := p.checkPassword(ctx, f.get("username"), f.get("password"))
-	if err != nil {
-		return nil, err
-	}
-	scopes, err := p.grantableScopes(client, user, f["scope"], f.has("scope"))
-	if err != nil {
-		return nil, err
-	}
-	now := p.now()
-	jti := p.issuer.NewJTI()
-	refresh, refreshValue, err := p.newRefresh(client, jti, now)
-	if err != nil {
-		return nil, err
-	}
-	if refresh != nil {
-		refresh.ClientID, refresh.UserID, refresh.Scopes, refresh.AuthTime = client.ID, user.ID, scopes, now
-		if err := p.store.CreateRefreshToken(ctx, refresh); err != nil {
-			return nil, err
-		}
-	}
-	return p.issue(ctx, client, issueRequest{
-		subject: user.ID, user: user, scopes: scopes, jti: jti, authTime: now, refresh: refreshValue, now: now,
-	})
-}
-
-func (f form) has(name string) bool { _, ok := f[name]; return ok }
-
-// acquireHashSlot waits for one of the password-hashing slots. Each argon2id verification
-// takes a core and tens of MiB for tens of milliseconds; running more of them at once than
-// there are cores only adds memory churn and garbage collection, so the rest wait here.
-func (p *Provider) acquireHashSlot(ctx context.Context) error {
-	select {
-	case p.hashSlots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return &Error{Code: ErrTemporarilyUnavailable, Description: "the request was cancelled while waiting to check the password"}
-	}
-}
-
-func (p *Provider) releaseHashSlot() { <-p.hashSlots }
-
-// errBadCredentials is the one answer to a failed login, whatever failed, so that it does
-// not tell whether the user exists.
-var errBadCredentials = newError(ErrInvalidGrant, "invalid username or password")
-
-// checkPassword verifies a login, counting failures in the database so that every replica
-// agrees on lockouts. Failures count against the user once the login names one, whichever
-// of its spellings was typed, and against the typed login otherwise (store.UserLockoutKey,
-// store.LoginLockoutKey). A successful login stores the password's hash anew when it was
-// made with other argon2id parameters than the configured ones, in the same transaction
-// that forgets the failures: raising the parameters upgrades each hash at its next login.
-func (p *Provider) checkPassword(ctx context.Context, login, password string) (*store.User, error) {
-	now := p.now()
-	user, err := p.store.GetUserByLogin(ctx, login)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	key := store.LoginLockoutKey(login)
-	if user != nil {
-		key = store.UserLockoutKey(user.ID)
-	}
-	lockedUntil, err := p.store.LoginLockedUntil(ctx, key, now)
-	if err != nil {
-		return nil, err
-	}
-	if !lockedUntil.IsZero() {
-		return nil, newError(ErrInvalidGrant, "too many failed logins; try again later")
-	}
-	ok, rehash := false, ""
-	if err := p.acquireHashSlot(ctx); err != nil {
-		return nil, err
-	}
-	if user != nil && !user.Disabled {
-		ok, err = credentials.VerifyPassword(user.PasswordHash, password)
-		if err != nil {
-			p.log.ErrorContext(ctx, "stored password hash is unreadable", "user_id", user.ID, "error", err)
-			ok = false
-		}
-		if ok && credentials.NeedsRehash(user.PasswordHash, p.cfg.Password) {
-			if rehash, err = credentials.HashPassword(p.cfg.Password, password, p.rand); err != nil {
-				// The login stands; the hash is upgraded at a later one.
-				p.log.ErrorContext(ctx, "rehash password", "user_id", user.ID, "error", err)
-				rehash = ""
-			}
-		}
-	} else {
-		credentials.DummyVerify(p.cfg.Password, password)
-	}
-	p.releaseHashSlot()
-	if !ok {
-		if _, err := p.store.RecordLoginFailure(ctx, key, now, p.cfg.LockoutFailures, p.cfg.LockoutWindow, p.cfg.LockoutDuration); err != nil {
-			return nil, err
-		}
-		return nil, errBadCredentials
-	}
-	rehashed, err := p.store.LoginSucceeded(ctx, key, user.ID, user.PasswordHash, rehash)
-	if err != nil {
-		return nil, err
-	}
-	if rehashed {
-		p.log.InfoContext(ctx, "password hash upgraded to the configured argon2id parameters", "user_id", user.ID)
-		user.PasswordHash = rehash
-	}
-	return user, nil
 }
 
 type issueRequest struct {
@@ -419,7 +188,7 @@ func (p *Provider) issue(ctx context.Context, client *store.Client, req issueReq
 		if user == nil {
 			if user, err = p.store.GetUser(ctx, req.subject); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
-					return nil, newError(ErrInvalidGrant, "the user of this grant no longer exists")
+					return nil, wrapError(CodeInvalidGrant, "the user of this grant no longer exists", err)
 				}
 				return nil, err
 			}

@@ -59,17 +59,17 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if caller.Type != store.Confidential {
-		writeError(w, newError(ErrUnauthorizedClient, "only confidential clients may introspect tokens"))
+		writeError(w, newError(CodeUnauthorizedClient, "only confidential clients may introspect tokens"))
 		return
 	}
 	token := f.get("token")
 	if token == "" {
-		writeError(w, newError(ErrInvalidRequest, "token is required"))
+		writeError(w, newError(CodeInvalidRequest, "token is required"))
 		return
 	}
 	result, err := p.introspectToken(r.Context(), caller, token, f.get("token_type_hint"))
 	if err != nil {
-		if asError(err).Code == ErrServerError {
+		if asError(err).Code == CodeServerError {
 			p.log.ErrorContext(r.Context(), "introspect", "client_id", caller.ID, "error", err)
 		}
 		writeError(w, err)
@@ -153,11 +153,11 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	token := f.get("token")
 	if token == "" {
-		writeError(w, newError(ErrInvalidRequest, "token is required"))
+		writeError(w, newError(CodeInvalidRequest, "token is required"))
 		return
 	}
 	if err := p.revokeToken(r.Context(), client, token); err != nil {
-		if asError(err).Code == ErrServerError {
+		if asError(err).Code == CodeServerError {
 			p.log.ErrorContext(r.Context(), "revoke", "client_id", client.ID, "error", err)
 		}
 		writeError(w, err)
@@ -203,13 +203,13 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, *Error) {
 	}
 	scheme, tok, ok := strings.Cut(header, " ")
 	if reason := badText(tok, maxJWTLen); reason != "" {
-		return "", newError(ErrInvalidRequest, "the access token "+reason)
+		return "", newError(CodeInvalidRequest, "the access token "+reason)
 	}
 	switch {
 	case header != "" && fromForm != "":
-		return "", newError(ErrInvalidRequest, "send the access token in one place only")
+		return "", newError(CodeInvalidRequest, "send the access token in one place only")
 	case header != "" && (!ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == ""):
-		return "", newError(ErrInvalidRequest, "the Authorization header must be Bearer <token>")
+		return "", newError(CodeInvalidRequest, "the Authorization header must be Bearer <token>")
 	case header != "":
 		return strings.TrimSpace(tok), nil
 	case fromForm != "":
@@ -225,7 +225,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		if e.Code == "" {
 			// No credentials at all: RFC 6750 section 3.1 answers with a bare challenge.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="authly"`)
-			writeError(w, &Error{Code: ErrInvalidToken, Description: "an access token is required"})
+			writeError(w, &Error{Code: CodeInvalidToken, Description: "an access token is required"})
 			return
 		}
 		writeBearerError(w, e)
@@ -233,11 +233,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	at, ok := p.activeAccessToken(token)
 	if !ok {
-		writeBearerError(w, newError(ErrInvalidToken, "the access token is invalid, expired or revoked"))
+		writeBearerError(w, newError(CodeInvalidToken, "the access token is invalid, expired or revoked"))
 		return
 	}
 	if !contains(at.Scopes, "openid") {
-		writeBearerError(w, newError(ErrInsufficientScope, "the openid scope is required"))
+		writeBearerError(w, newError(CodeInsufficientScope, "the openid scope is required"))
 		return
 	}
 	user, err := p.store.GetUser(r.Context(), at.Subject)
@@ -246,7 +246,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		writeBearerError(w, newError(ErrInvalidToken, "the user no longer exists"))
+		writeBearerError(w, wrapError(CodeInvalidToken, "the user no longer exists", err))
 		return
 	}
 	claims := userClaims(user, at.Scopes)

@@ -140,7 +140,8 @@ func (s *Server) init(ctx context.Context) error {
 		Log:         s.log,
 		Clock:       s.cfg.Clock,
 		Hooks: oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization,
-			RefreshReuse: s.metrics.RefreshReuse, DatabaseUnavailable: s.metrics.DatabaseUnavailable},
+			RefreshReuse: s.metrics.RefreshReuse, DatabaseUnavailable: s.metrics.DatabaseUnavailable,
+			SignatureWait: s.metrics.SignatureWait},
 		Limiter: s.limiter,
 		CSRFKey: csrfKey,
 	})

@@ -156,8 +156,8 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 		return
 	}
 	seedCol := sc.Seed != ""
-	w("| Concurrent Users | Requests/sec | Avg Response | 95th %%ile | 99th %%ile | Error Rate | server CPU s | Postgres CPU s | req per CPU-s |")
-	align := "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	w("| Concurrent Users | Requests/sec | Avg Response | 95th %%ile | 99th %%ile | p99/mean | Error Rate | server CPU s | Postgres CPU s | req per CPU-s |")
+	align := "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	if seedCol {
 		w(" Seed req/s per core |")
 		align += "---:|"
@@ -179,8 +179,8 @@ func renderScenario(b *strings.Builder, sc *scenarioResult, hello *scenarioResul
 		if p.Exhausted {
 			conc += " (ended early)"
 		}
-		w("| %s | %s req/s | %s | %s | %s | %s | %.2f | %.2f | %s |", conc, thousands(p.RPS), ms(p.MeanMs), ms(p.P95Ms), ms(p.P99Ms),
-			percent(p.ErrorRate()), p.ServerCPU, p.PostgresCPU, thousands(p.PerCPUSecond))
+		w("| %s | %s req/s | %s | %s | %s | %s | %s | %.2f | %.2f | %s |", conc, thousands(p.RPS), ms(p.MeanMs), ms(p.P95Ms), ms(p.P99Ms),
+			tailRatio(p.P99Ms, p.MeanMs), percent(p.ErrorRate()), p.ServerCPU, p.PostgresCPU, thousands(p.PerCPUSecond))
 		if seedCol {
 			if v, ok := seedPerCore(sc.Seed, p.Concurrency); ok {
 				w(" %s |", thousands(v))
@@ -292,4 +292,13 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// tailRatio is p99 over the mean latency: how far the slowest requests are from the
+// typical one (about 2 when requests are served in arrival order under saturation).
+func tailRatio(p99, mean float64) string {
+	if mean <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f×", p99/mean)
 }

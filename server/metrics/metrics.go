@@ -35,6 +35,7 @@ type Metrics struct {
 	tokenOps       *prometheus.CounterVec
 	refreshReuse   *prometheus.CounterVec
 	dbUnavailable  *prometheus.CounterVec
+	signatureWait  prometheus.Histogram
 
 	// series caches the label children of the request metrics, so that a request costs a
 	// map lookup rather than a label hash; the keys are bounded (see endpointLabel).
@@ -91,12 +92,17 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "db_unavailable_responses_total",
 			Help: "Requests refused with 503 temporarily_unavailable (or that error redirected to the client) because the database could not be reached, by endpoint (route path).",
 		}, []string{"endpoint"}),
+		signatureWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "signature_wait_seconds",
+			Help:    "Time token requests waited, in arrival order, for a signing slot (GOMAXPROCS of them); zero when one was free.",
+			Buckets: QueryBuckets,
+		}),
 		queryObs:    make(map[string]prometheus.Observer),
 		seriesLimit: DefaultSeriesLimit,
 	}
 	m.series.Store(&map[seriesKey]*requestSeries{})
 	m.reg.MustRegister(
-		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps, m.refreshReuse, m.dbUnavailable,
+		m.requests, m.duration, m.queries, m.authorizations, m.tokenOps, m.refreshReuse, m.dbUnavailable, m.signatureWait,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -141,6 +147,12 @@ func (m *Metrics) Authorization(clientType, result string) {
 // oauth.Hooks.RefreshReuse, whose outcomes are the provider's constants.
 func (m *Metrics) RefreshReuse(outcome string) {
 	m.refreshReuse.WithLabelValues(outcome).Inc()
+}
+
+// SignatureWait records how long a token request waited for a signing slot; it is
+// oauth.Hooks.SignatureWait.
+func (m *Metrics) SignatureWait(d time.Duration) {
+	m.signatureWait.Observe(d.Seconds())
 }
 
 // DatabaseUnavailable records a request refused because the database could not be

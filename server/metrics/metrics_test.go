@@ -131,6 +131,8 @@ func TestHooksAndExposition(t *testing.T) {
 	m.ObserveQuery("client_get", 3*time.Millisecond)
 	m.ObserveQuery("client_get", 40*time.Millisecond)
 	m.ObserveQuery("code_redeem", time.Millisecond)
+	m.SignatureWait(0)
+	m.SignatureWait(20 * time.Millisecond)
 	m.RegisterCaches(CacheStats{
 		Clients:     func() (int, uint64, uint64) { return 4, 10, 3 },
 		Revocations: func() (int, int) { return 7, 2 },
@@ -155,6 +157,9 @@ func TestHooksAndExposition(t *testing.T) {
 		`authly_db_query_duration_seconds_count{operation="client_get"} 2`,
 		`authly_db_query_duration_seconds_bucket{operation="client_get",le="0.005"} 1`,
 		`authly_db_query_duration_seconds_bucket{operation="client_get",le="0.05"} 2`,
+		`authly_signature_wait_seconds_count 2`,
+		`authly_signature_wait_seconds_bucket{le="0.0001"} 1`,
+		`authly_signature_wait_seconds_bucket{le="0.025"} 2`,
 		`authly_client_cache_entries 4`,
 		`authly_client_cache_hits_total 10`,
 		`authly_client_cache_misses_total 3`,

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authly-dev/authly-operator/server/admission"
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
@@ -140,6 +141,9 @@ type Hooks struct {
 	// DatabaseUnavailable reports an answer refused (503, or temporarily_unavailable
 	// redirected to the client) because the database cannot be reached, by endpoint path.
 	DatabaseUnavailable func(endpoint string)
+	// SignatureWait reports how long a token request waited for a signing slot (zero when
+	// one was free).
+	SignatureWait func(time.Duration)
 }
 
 // Outcomes of Hooks.RefreshReuse.
@@ -192,6 +196,8 @@ type Provider struct {
 	pages    *pages
 	// hashSlots bounds concurrent password verifications to the cores there are.
 	hashSlots chan struct{}
+	// signing admits the token signatures in arrival order, GOMAXPROCS at a time.
+	signing *admission.Queue
 
 	csrfKey []byte
 	// origin is the issuer's origin, which the browser names in Origin on our own forms.
@@ -220,6 +226,7 @@ func New(d Deps) (*Provider, error) {
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
 		limiter: d.Limiter, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		signing: admission.New(runtime.GOMAXPROCS(0), d.Hooks.SignatureWait),
 	}
 	if p.log == nil {
 		p.log = slog.Default()

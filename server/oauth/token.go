@@ -162,8 +162,23 @@ type issueRequest struct {
 }
 
 // issue signs the access token (and the ID token when openid was granted) and builds the
-// token response.
+// token response. The signatures of one request wait for one signing slot together.
 func (p *Provider) issue(ctx context.Context, client *store.Client, req issueRequest) (*tokenResponse, error) {
+	withIDToken := contains(req.scopes, "openid") && req.subject != client.ID
+	user := req.user
+	if withIDToken && user == nil {
+		var err error
+		if user, err = p.store.GetUser(ctx, req.subject); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, wrapError(CodeInvalidGrant, "the user of this grant no longer exists", err)
+			}
+			return nil, err
+		}
+	}
+	if err := p.acquireSigningSlot(ctx); err != nil {
+		return nil, err
+	}
+	defer p.signing.Release()
 	access, err := p.issuer.AccessToken(tokens.AccessClaims{
 		Subject:  req.subject,
 		ClientID: client.ID,
@@ -183,16 +198,7 @@ func (p *Provider) issue(ctx context.Context, client *store.Client, req issueReq
 		RefreshToken: req.refresh,
 		Scope:        strings.Join(req.scopes, " "),
 	}
-	if contains(req.scopes, "openid") && req.subject != client.ID {
-		user := req.user
-		if user == nil {
-			if user, err = p.store.GetUser(ctx, req.subject); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return nil, wrapError(CodeInvalidGrant, "the user of this grant no longer exists", err)
-				}
-				return nil, err
-			}
-		}
+	if withIDToken {
 		if resp.IDToken, err = p.idToken(client, user, req.scopes, req.nonce, req.authTime, access); err != nil {
 			return nil, err
 		}

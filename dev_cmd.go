@@ -63,7 +63,7 @@ func newDevCommand() *cobra.Command {
 			"registered in the local server.",
 		Args: cobra.NoArgs,
 	}
-	finish := serverFlags(cmd.Flags(), &cfg)
+	finish := server.BindFlags(cmd.Flags(), &cfg)
 	cmd.Flags().StringVar(&dir, "dir", ".authly-dev", "directory of the local Postgres cluster and kubeconfig")
 	cmd.Flags().StringVar(&assets, "control-plane-assets", "", "directory with kube-apiserver and etcd: also run a local control plane and the operator")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -16,10 +16,6 @@ import (
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
 )
-
-func init() {
-	subcommands = append(subcommands, newAdminCommand)
-}
 
 // adminEnv is what every admin subcommand works on: a database and, for keys, the key
 // encryption key; or, for clients, users and scopes, the admin API of a running server.

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"fmt"
@@ -12,10 +12,6 @@ import (
 	"github.com/authly-dev/authly-operator/server/settings"
 	"github.com/authly-dev/authly-operator/server/store"
 )
-
-func init() {
-	subcommands = append(subcommands, newServerCommand, newMigrateCommand)
-}
 
 // envFlags sets each flag that was not given on the command line from its AUTHLY_*
 // variable (settings.Env, or the flag's settings.EnvAnnotation), so that flags win over the
@@ -62,7 +58,7 @@ func newServerCommand() *cobra.Command {
 			return err
 		}
 		tuneGC(server.GCPercent, cgroupMemoryMax)
-		cfg.Version = version
+		cfg.Version = version()
 		srv, err := server.New(cmd.Context(), cfg, log)
 		if err != nil {
 			return err

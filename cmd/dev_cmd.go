@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -18,10 +18,6 @@ import (
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
 )
-
-func init() {
-	subcommands = append(subcommands, newDevCommand)
-}
 
 // The demo data `authly dev` sets up.
 const (

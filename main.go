@@ -2,7 +2,7 @@
 // one binary: `authly operator` runs the controller manager, `authly server` the OAuth
 // server, `authly migrate` applies the database schema and `authly admin` manages clients,
 // scopes, users and keys without Kubernetes. Invoked as kubectl-authly (or as `authly
-// kubectl`) it is the kubectl plugin `kubectl authly`.
+// kubectl`) it is the kubectl plugin `kubectl authly`. The commands are in package cmd.
 package main
 
 import (
@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 
-	"github.com/spf13/cobra"
+	"github.com/authly-dev/authly-operator/cmd"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -24,12 +22,13 @@ var (
 )
 
 func main() {
+	cmd.Version, cmd.Commit = version, commit
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	root, name := newRootCommand(), "authly"
-	if invokedAsPlugin(os.Args[0]) {
+	root, name := cmd.NewRoot(), "authly"
+	if cmd.InvokedAsPlugin(os.Args[0]) {
 		// kubectl runs `kubectl authly ...` as kubectl-authly, a symlink to or copy of this
 		// binary (`make plugin`).
-		root, name = newPluginCommand(), "kubectl authly"
+		root, name = cmd.NewPlugin(), "kubectl authly"
 	}
 	err := root.ExecuteContext(ctx)
 	stop()
@@ -37,48 +36,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
-}
-
-func newRootCommand() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "authly",
-		Short:         "Authly: an OAuth 2.1 / OpenID Connect server and its Kubernetes operator",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.AddCommand(newVersionCommand())
-	for _, add := range subcommands {
-		root.AddCommand(add())
-	}
-	return root
-}
-
-// subcommands are registered by the files that define them, so that main.go stays small.
-var subcommands []func() *cobra.Command
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version and commit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "authly %s (commit %s, %s)\n", version, buildCommit(), runtime.Version())
-			return err
-		},
-	}
-}
-
-// buildCommit is the commit given at link time, else the one the Go toolchain stamped.
-func buildCommit() string {
-	if commit != "" {
-		return commit
-	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				return s.Value
-			}
-		}
-	}
-	return "unknown"
 }

@@ -23,6 +23,7 @@ import (
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/server/settings"
 )
 
 // The pure builders of what an AuthServer owns. Each returns the desired object from the
@@ -192,45 +193,45 @@ func serviceAccountFor(as *authlyv1.AuthServer) *corev1.ServiceAccount {
 // stricter than declared (at worst looser by replicas / minReplicas while scaled up).
 func serverSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar {
 	env := []corev1.EnvVar{
-		{Name: "AUTHLY_ISSUER", Value: as.Spec.Issuer},
-		{Name: "AUTHLY_LISTEN", Value: ":" + strconv.Itoa(serverPort)},
-		{Name: "AUTHLY_LOG_FORMAT", Value: "json"},
-		{Name: "AUTHLY_POOL_MIN_CONNS", Value: itoa32(plan.PoolMinConns)},
-		{Name: "AUTHLY_POOL_MAX_CONNS", Value: itoa32(plan.PoolMaxConns)},
-		{Name: "AUTHLY_REPLICAS", Value: itoa32(max(plan.MinReplicas, 1))},
+		{Name: settings.Env(settings.FlagIssuer), Value: as.Spec.Issuer},
+		{Name: settings.Env(settings.FlagListen), Value: ":" + strconv.Itoa(serverPort)},
+		{Name: settings.Env(settings.FlagLogFormat), Value: "json"},
+		{Name: settings.Env(settings.FlagPoolMinConns), Value: itoa32(plan.PoolMinConns)},
+		{Name: settings.Env(settings.FlagPoolMaxConns), Value: itoa32(plan.PoolMaxConns)},
+		{Name: settings.Env(settings.FlagReplicas), Value: itoa32(max(plan.MinReplicas, 1))},
 	}
 	if procs := serverGOMAXPROCS(as, plan); procs > 0 {
 		env = append(env, corev1.EnvVar{Name: "GOMAXPROCS", Value: strconv.Itoa(procs)})
 	}
 	if rl := as.Spec.RateLimits; rl != nil {
 		if rl.TokenPerClientPerSecond > 0 {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_RATE_TOKEN_PER_CLIENT", Value: itoa32(rl.TokenPerClientPerSecond)})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRateTokenPerClient), Value: itoa32(rl.TokenPerClientPerSecond)})
 		}
 		if rl.LoginPerIPPerMinute > 0 {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_RATE_LOGIN_PER_IP", Value: itoa32(rl.LoginPerIPPerMinute)})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRateLoginPerIP), Value: itoa32(rl.LoginPerIPPerMinute)})
 		}
 	}
 	if t := as.Spec.Tokens; t != nil {
 		if t.AccessTokenTTL != nil {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_ACCESS_TOKEN_TTL", Value: t.AccessTokenTTL.Duration.String()})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagAccessTokenTTL), Value: t.AccessTokenTTL.Duration.String()})
 		}
 		if t.RefreshTokenTTL != nil {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_REFRESH_TOKEN_TTL", Value: t.RefreshTokenTTL.Duration.String()})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRefreshTokenTTL), Value: t.RefreshTokenTTL.Duration.String()})
 		}
 		if t.RefreshTokenReuseInterval != nil {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL", Value: t.RefreshTokenReuseInterval.Duration.String()})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRefreshTokenReuseInterval), Value: t.RefreshTokenReuseInterval.Duration.String()})
 		}
 		if t.AccessTokenAlgorithm != "" {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_ACCESS_TOKEN_ALG", Value: string(t.AccessTokenAlgorithm)})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagAccessTokenAlg), Value: string(t.AccessTokenAlgorithm)})
 		}
 		if t.IDTokenAlgorithm != "" {
-			env = append(env, corev1.EnvVar{Name: "AUTHLY_ID_TOKEN_ALG", Value: string(t.IDTokenAlgorithm)})
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagIDTokenAlg), Value: string(t.IDTokenAlgorithm)})
 		}
 	}
 	if serverTLS(as) {
 		env = append(env,
-			corev1.EnvVar{Name: "AUTHLY_TLS_CERT_FILE", Value: tlsMountPath + "/" + corev1.TLSCertKey},
-			corev1.EnvVar{Name: "AUTHLY_TLS_KEY_FILE", Value: tlsMountPath + "/" + corev1.TLSPrivateKeyKey},
+			corev1.EnvVar{Name: settings.Env(settings.FlagTLSCertFile), Value: tlsMountPath + "/" + corev1.TLSCertKey},
+			corev1.EnvVar{Name: settings.Env(settings.FlagTLSKeyFile), Value: tlsMountPath + "/" + corev1.TLSPrivateKeyKey},
 		)
 	}
 	return env
@@ -292,11 +293,11 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 	kekName, kekKeyName := kekRef(as)
 	env := serverSettings(as, plan)
 	env = append(env,
-		corev1.EnvVar{Name: "AUTHLY_DATABASE_URL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		corev1.EnvVar{Name: settings.Env(settings.FlagDatabaseURL), ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: as.Spec.Database.SecretRef.Name},
 			Key:                  databaseURLKey(as),
 		}}},
-		corev1.EnvVar{Name: "AUTHLY_KEY_ENCRYPTION_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		corev1.EnvVar{Name: settings.Env(settings.FlagKeyEncryptionKey), ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: kekName},
 			Key:                  kekKeyName,
 		}}},

@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
-	"github.com/authly-dev/authly-operator/server/credentials"
+	"github.com/authly-dev/authly-operator/server/settings"
 )
 
 // GCPercent is the server's garbage collection target unless GOGC says otherwise
@@ -30,41 +29,21 @@ type Config struct {
 	Version string
 
 	DatabaseURL string
-	Issuer      string
 	Listen      string
 
 	// Database pool of this replica.
 	PoolMinConns int32
 	PoolMaxConns int32
 
-	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
-	IDTokenTTL      time.Duration
-	CodeTTL         time.Duration
-	SessionTTL      time.Duration
-	AccessTokenAlg  string
-	IDTokenAlg      string
+	// Protocol: issuer, lifetimes, algorithms, password hashing, lockout.
+	settings.Protocol
 
 	// KeyEncryptionKey encrypts the private signing keys at rest (32 bytes, base64 or
 	// hex). Empty stores them unencrypted, for development only.
 	KeyEncryptionKey string
 
-	Password        credentials.PasswordParams
-	LockoutFailures int
-	LockoutWindow   time.Duration
-	LockoutDuration time.Duration
-
-	// RefreshTokenReuseInterval is how long after its rotation a refresh token may be
-	// presented again by its client, whose response was lost, without revoking its
-	// family (0 to MaxRefreshTokenReuseInterval; 0 is strict).
-	RefreshTokenReuseInterval time.Duration
-
 	// Rate limits are for the whole AuthServer; each replica enforces its share.
-	Replicas                int
-	TokenPerClientPerSecond float64
-	TokenPerIPPerSecond     float64
-	LoginPerIPPerMinute     float64
-	AdminPerIPPerSecond     float64
+	settings.RateLimits
 
 	// CORSOrigins may call the token, JWKS, discovery and userinfo endpoints from a browser.
 	CORSOrigins []string
@@ -83,6 +62,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	PurgeInterval time.Duration
 
+	// LogFormat (json or text) and LogLevel are read by the command that builds the
+	// server's logger.
+	LogFormat string
+	LogLevel  string
+
 	// DebugListen, when set, serves net/http/pprof on its own address (keep it on
 	// loopback): profiles of a server under load, without exposing them on the main port.
 	DebugListen string
@@ -92,34 +76,18 @@ type Config struct {
 	Clock func() time.Time
 }
 
-// MaxRefreshTokenReuseInterval bounds RefreshTokenReuseInterval: a spent refresh token
-// that still works is a window for a thief, meant to cover a retry, not a session.
-const MaxRefreshTokenReuseInterval = 5 * time.Minute
-
 // DefaultConfig returns the defaults of every optional setting.
 func DefaultConfig() Config {
 	return Config{
-		Listen:                  ":8000",
-		PoolMinConns:            2,
-		PoolMaxConns:            20,
-		AccessTokenTTL:          15 * time.Minute,
-		RefreshTokenTTL:         30 * 24 * time.Hour,
-		IDTokenTTL:              time.Hour,
-		CodeTTL:                 5 * time.Minute,
-		SessionTTL:              24 * time.Hour,
-		AccessTokenAlg:          "ES256",
-		IDTokenAlg:              "RS256",
-		Password:                credentials.DefaultPasswordParams,
-		LockoutFailures:         5,
-		LockoutWindow:           15 * time.Minute,
-		LockoutDuration:         15 * time.Minute,
-		Replicas:                1,
-		TokenPerClientPerSecond: 50,
-		TokenPerIPPerSecond:     100,
-		LoginPerIPPerMinute:     30,
-		AdminPerIPPerSecond:     20,
-		ShutdownGrace:           20 * time.Second,
-		PurgeInterval:           5 * time.Minute,
+		Listen:        ":8000",
+		PoolMinConns:  2,
+		PoolMaxConns:  20,
+		Protocol:      settings.DefaultProtocol(),
+		RateLimits:    settings.DefaultRateLimits(),
+		ShutdownGrace: 20 * time.Second,
+		PurgeInterval: 5 * time.Minute,
+		LogFormat:     "json",
+		LogLevel:      "info",
 	}
 }
 
@@ -128,34 +96,16 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.DatabaseURL == "" {
-		bad("database-url (AUTHLY_DATABASE_URL) is required")
+		bad("%s (%s) is required", settings.FlagDatabaseURL, settings.Env(settings.FlagDatabaseURL))
 	}
-	if c.Issuer == "" {
-		bad("issuer (AUTHLY_ISSUER) is required")
-	} else if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
-		bad("issuer %q must be an http(s) URL", c.Issuer)
-	}
-	for name, alg := range map[string]string{"access-token-alg": c.AccessTokenAlg, "id-token-alg": c.IDTokenAlg} {
-		if alg != "ES256" && alg != "RS256" {
-			bad("%s must be ES256 or RS256, not %q", name, alg)
-		}
+	if err := c.Protocol.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PoolMaxConns < 1 || c.PoolMinConns < 0 || c.PoolMinConns > c.PoolMaxConns {
 		bad("pool sizes: need 0 <= pool-min-conns (%d) <= pool-max-conns (%d), and pool-max-conns >= 1", c.PoolMinConns, c.PoolMaxConns)
 	}
-	if c.Replicas < 1 {
-		bad("replicas must be at least 1")
-	}
-	for name, d := range map[string]time.Duration{
-		"access-token-ttl": c.AccessTokenTTL, "refresh-token-ttl": c.RefreshTokenTTL,
-		"id-token-ttl": c.IDTokenTTL, "code-ttl": c.CodeTTL, "session-ttl": c.SessionTTL,
-	} {
-		if d <= 0 {
-			bad("%s must be positive", name)
-		}
-	}
-	if c.RefreshTokenReuseInterval < 0 || c.RefreshTokenReuseInterval > MaxRefreshTokenReuseInterval {
-		bad("refresh-token-reuse-interval must be between 0 and %s", MaxRefreshTokenReuseInterval)
+	if err := c.RateLimits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("tls-cert-file and tls-key-file go together")

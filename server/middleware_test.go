@@ -12,6 +12,7 @@ import (
 	"github.com/authly-dev/authly-operator/server/metrics"
 	"github.com/authly-dev/authly-operator/server/oauth"
 	"github.com/authly-dev/authly-operator/server/ratelimit"
+	"github.com/authly-dev/authly-operator/server/settings"
 )
 
 func prefixes(t *testing.T, ss ...string) []netip.Prefix {
@@ -195,7 +196,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	cfg.CORSOrigins = []string{"https://spa.example.com"}
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	s := &Server{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: metrics.New()}
-	s.limiter = ratelimit.New(ratelimit.Config{Replicas: 1, TokenPerIPPerSecond: 100}, ratelimit.Paths{Token: oauth.PathToken})
+	s.limiter = ratelimit.New(ratelimit.Config{RateLimits: settings.RateLimits{Replicas: 1, TokenPerIPPerSecond: 100}}, ratelimit.Paths{Token: oauth.PathToken})
 	for _, bc := range []struct {
 		name string
 		h    http.Handler

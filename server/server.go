@@ -105,13 +105,7 @@ func (s *Server) init(ctx context.Context) error {
 	if err := s.revocations.Reload(ctx); err != nil {
 		return err
 	}
-	s.limiter = ratelimit.New(ratelimit.Config{
-		Replicas:                s.cfg.Replicas,
-		TokenPerClientPerSecond: s.cfg.TokenPerClientPerSecond,
-		TokenPerIPPerSecond:     s.cfg.TokenPerIPPerSecond,
-		LoginPerIPPerMinute:     s.cfg.LoginPerIPPerMinute,
-		AdminPerIPPerSecond:     s.cfg.AdminPerIPPerSecond,
-	}, ratelimit.Paths{
+	s.limiter = ratelimit.New(ratelimit.Config{RateLimits: s.cfg.RateLimits}, ratelimit.Paths{
 		Token: oauth.PathToken, Introspect: oauth.PathIntrospect, Revoke: oauth.PathRevoke,
 		Authorize: oauth.PathAuthorize, AdminPrefix: "/admin/",
 	})
@@ -125,13 +119,7 @@ func (s *Server) init(ctx context.Context) error {
 		},
 	})
 	s.provider, err = oauth.New(oauth.Deps{
-		Config: oauth.Config{
-			Issuer: s.cfg.Issuer, AccessTokenTTL: s.cfg.AccessTokenTTL, RefreshTokenTTL: s.cfg.RefreshTokenTTL,
-			IDTokenTTL: s.cfg.IDTokenTTL, CodeTTL: s.cfg.CodeTTL, SessionTTL: s.cfg.SessionTTL,
-			AccessTokenAlg: s.cfg.AccessTokenAlg, IDTokenAlg: s.cfg.IDTokenAlg, Password: s.cfg.Password,
-			LockoutFailures: s.cfg.LockoutFailures, LockoutWindow: s.cfg.LockoutWindow, LockoutDuration: s.cfg.LockoutDuration,
-			RefreshTokenReuseInterval: s.cfg.RefreshTokenReuseInterval,
-		},
+		Config:      s.cfg.Protocol,
 		Store:       s.store,
 		Clients:     s.clients,
 		Keys:        s.keys,

@@ -429,7 +429,7 @@ func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, u *store
 func (p *Provider) cookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: p.cfg.secureCookies(), SameSite: http.SameSiteLaxMode,
+		HttpOnly: true, Secure: secureCookies(p.cfg.Issuer), SameSite: http.SameSiteLaxMode,
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/admission"
-	"github.com/authly-dev/authly-operator/server/credentials"
+	"github.com/authly-dev/authly-operator/server/settings"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
 )
@@ -37,67 +37,14 @@ const (
 	PathOIDCMetadata  = "/.well-known/openid-configuration"
 )
 
-// Config is the protocol's configuration.
-type Config struct {
-	// Issuer is the server's identifier: an https URL (http only for localhost).
-	Issuer          string
-	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
-	IDTokenTTL      time.Duration
-	CodeTTL         time.Duration
-	SessionTTL      time.Duration
-	// AccessTokenAlg signs access tokens (ES256 or RS256); IDTokenAlg signs ID tokens
-	// unless a client asks for another.
-	AccessTokenAlg string
-	IDTokenAlg     string
-	Password       credentials.PasswordParams
-	// Lockout after LockoutFailures failed logins within LockoutWindow, for LockoutDuration.
-	LockoutFailures int
-	LockoutWindow   time.Duration
-	LockoutDuration time.Duration
-	// RefreshTokenReuseInterval is how long after a refresh token's rotation its client
-	// may present it again (the response was lost) without revoking its family; zero is
-	// strict. See store.RotateRefresh.
-	RefreshTokenReuseInterval time.Duration
-}
-
-func (c *Config) setDefaults() error {
-	u, err := url.Parse(c.Issuer)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("oauth: issuer %q must be an absolute http(s) URL without query or fragment", c.Issuer)
-	}
-	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.AccessTokenTTL, 15*time.Minute)
-	def(&c.RefreshTokenTTL, 30*24*time.Hour)
-	def(&c.IDTokenTTL, time.Hour)
-	def(&c.CodeTTL, 5*time.Minute)
-	def(&c.SessionTTL, 24*time.Hour)
-	def(&c.LockoutWindow, 15*time.Minute)
-	def(&c.LockoutDuration, 15*time.Minute)
-	if c.AccessTokenAlg == "" {
-		c.AccessTokenAlg = "ES256"
-	}
-	if c.IDTokenAlg == "" {
-		c.IDTokenAlg = "RS256"
-	}
-	if c.Password.Memory == 0 {
-		c.Password = credentials.DefaultPasswordParams
-	}
-	if c.LockoutFailures <= 0 {
-		c.LockoutFailures = 5
-	}
-	return nil
-}
+// Config is the protocol's configuration: the server's protocol settings, with their
+// defaults and validation in package settings.
+type Config = settings.Protocol
 
 // secureCookies reports whether cookies get the Secure flag: always, unless the issuer is
 // plain http on localhost (development).
-func (c *Config) secureCookies() bool {
-	u, _ := url.Parse(c.Issuer)
+func secureCookies(issuer string) bool {
+	u, _ := url.Parse(issuer)
 	return u.Scheme == "https" || !isLoopbackHost(u.Hostname())
 }
 
@@ -216,8 +163,8 @@ type Provider struct {
 
 // New builds a Provider.
 func New(d Deps) (*Provider, error) {
-	if err := d.Config.setDefaults(); err != nil {
-		return nil, err
+	if err := d.Config.SetDefaults(); err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	if d.Store == nil || d.Keys == nil || d.Clients == nil || d.Revocations == nil {
 		return nil, errors.New("oauth: Store, Keys, Clients and Revocations are required")

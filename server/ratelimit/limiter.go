@@ -7,21 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authly-dev/authly-operator/server/settings"
 )
 
 // Config sets the limits of an AuthServer; each replica enforces its share.
 type Config struct {
-	// Replicas is the number of replicas the totals are shared among.
-	Replicas int
-	// TokenPerClientPerSecond limits the token endpoint per authenticated client.
-	TokenPerClientPerSecond float64
-	// TokenPerIPPerSecond limits the token, introspection and revocation endpoints
-	// together, per source address.
-	TokenPerIPPerSecond float64
-	// LoginPerIPPerMinute limits the authorize endpoint per source address.
-	LoginPerIPPerMinute float64
-	// AdminPerIPPerSecond limits the admin API per source address.
-	AdminPerIPPerSecond float64
+	settings.RateLimits
 	// MaxKeys bounds each set of buckets; zero is DefaultMaxKeys.
 	MaxKeys int
 	// Clock is time.Now unless set (tests).

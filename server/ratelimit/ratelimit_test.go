@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/authly-dev/authly-operator/server/settings"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -126,8 +128,8 @@ func TestAddressKey(t *testing.T) {
 
 func newTestLimiter(clock *time.Time) *Limiter {
 	l := New(Config{
-		Replicas: 2, TokenPerClientPerSecond: 4, TokenPerIPPerSecond: 6,
-		LoginPerIPPerMinute: 4, AdminPerIPPerSecond: 2,
+		RateLimits: settings.RateLimits{Replicas: 2, TokenPerClientPerSecond: 4, TokenPerIPPerSecond: 6,
+			LoginPerIPPerMinute: 4, AdminPerIPPerSecond: 2},
 		Clock: func() time.Time { return *clock },
 	}, Paths{Token: "/token", Introspect: "/introspect", Revoke: "/revoke", Authorize: "/authorize", AdminPrefix: "/admin/"})
 	l.Pattern = func(r *http.Request) string { return "POST " + r.URL.Path }
@@ -241,7 +243,7 @@ func TestRetryAfterSeconds(t *testing.T) {
 }
 
 func BenchmarkMiddlewareAllowed(b *testing.B) {
-	l := New(Config{Replicas: 1, TokenPerIPPerSecond: 1e9}, Paths{Token: "/token"})
+	l := New(Config{RateLimits: settings.RateLimits{Replicas: 1, TokenPerIPPerSecond: 1e9}}, Paths{Token: "/token"})
 	h := l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := httptest.NewRequest("POST", "/token", nil)
 	w := httptest.NewRecorder()

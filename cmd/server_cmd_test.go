@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"strings"
@@ -17,7 +17,7 @@ func TestServerRefreshTokenReuseInterval(t *testing.T) {
 		t.Helper()
 		cfg := server.DefaultConfig()
 		fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
-		_ = serverFlags(fs, &cfg)
+		_ = server.BindFlags(fs, &cfg)
 		if env != "" {
 			t.Setenv("AUTHLY_REFRESH_TOKEN_REUSE_INTERVAL", env)
 		}

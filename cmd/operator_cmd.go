@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -29,10 +29,6 @@ import (
 	"github.com/authly-dev/authly-operator/controllers"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
 )
-
-func init() {
-	subcommands = append(subcommands, newOperatorCommand)
-}
 
 // leaderElectionID names the Lease the operator replicas elect their leader with.
 const leaderElectionID = "authly-operator-lock.authly.dev"
@@ -74,7 +70,7 @@ func (o *operatorOptions) bind(fs *pflag.FlagSet) {
 }
 
 // releaseImage is the operator's published image, the server image of last resort.
-func releaseImage() string { return "ghcr.io/authly-dev/authly:" + version }
+func releaseImage() string { return "ghcr.io/authly-dev/authly:" + version() }
 
 // ownImage is the image of the container this operator runs in, read from its own Pod
 // (POD_NAME and POD_NAMESPACE come from the downward API in config/manager). The server pods
@@ -232,7 +228,7 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 		return err
 	}
 	defer cleanup()
-	log.Info("starting", "version", version, "commit", buildCommit(), "image", opts.image,
+	log.Info("starting", "version", version(), "commit", buildCommit(), "image", opts.image,
 		"namespaces", opts.namespaces, "leaderElection", opts.leaderElect)
 	return mgr.Start(cmd.Context())
 }

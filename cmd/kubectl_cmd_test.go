@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func TestInvokedAsPlugin(t *testing.T) {
 // `authly kubectl` is the plugin under the authly binary's own name.
 func TestAuthlyKubectlRunsThePlugin(t *testing.T) {
 	var out bytes.Buffer
-	root := newRootCommand()
+	root := NewRoot()
 	root.SetOut(&out)
 	root.SetArgs([]string{"kubectl", "plan", "--daily-requests", "1000000"})
 	if err := root.Execute(); err != nil {

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"os"
@@ -11,8 +11,6 @@ import (
 
 	"github.com/authly-dev/authly-operator/kubectlplugin"
 )
-
-func init() { subcommands = append(subcommands, newKubectlCommand) }
 
 // pluginName is the name kubectl finds the plugin by on the PATH: `kubectl authly` runs
 // kubectl-authly.

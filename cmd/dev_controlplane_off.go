@@ -1,6 +1,6 @@
 //go:build !devcontrolplane
 
-package main
+package cmd
 
 import (
 	"context"

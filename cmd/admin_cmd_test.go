@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // runCLI runs `authly args...` with stdin and returns what it printed.
 func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCommand()
+	root := NewRoot()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(io.Discard)

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -12,13 +12,10 @@ import (
 
 	"github.com/authly-dev/authly-operator/server/admin"
 	"github.com/authly-dev/authly-operator/server/keyring"
+	"github.com/authly-dev/authly-operator/server/settings"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
 )
-
-func init() {
-	subcommands = append(subcommands, newAdminCommand)
-}
 
 // adminEnv is what every admin subcommand works on: a database and, for keys, the key
 // encryption key; or, for clients, users and scopes, the admin API of a running server.
@@ -86,8 +83,8 @@ func newAdminCommand() *cobra.Command {
 	pf.StringVar(&env.kek, "key-encryption-key", "", "key encryption key of the server (env AUTHLY_KEY_ENCRYPTION_KEY)")
 	pf.StringVar(&env.apiURL, "url", "", "use the admin API of the server at this URL, its issuer (env AUTHLY_ADMIN_URL)")
 	pf.StringVar(&env.apiToken, "token", "", "access token with the admin scopes, for --url (env AUTHLY_ADMIN_TOKEN)")
-	_ = pf.SetAnnotation("url", envAnnotation, []string{"AUTHLY_ADMIN_URL"})
-	_ = pf.SetAnnotation("token", envAnnotation, []string{"AUTHLY_ADMIN_TOKEN"})
+	_ = pf.SetAnnotation("url", settings.EnvAnnotation, []string{"AUTHLY_ADMIN_URL"})
+	_ = pf.SetAnnotation("token", settings.EnvAnnotation, []string{"AUTHLY_ADMIN_TOKEN"})
 	cmd.AddCommand(newAdminClientCommand(env), newAdminUserCommand(env), newAdminScopeCommand(env), newAdminKeysCommand(env))
 	return cmd
 }

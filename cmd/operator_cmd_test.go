@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -91,7 +91,7 @@ func TestOperatorFlagDefaults(t *testing.T) {
 	if err := opts.resolveImage(context.Background(), &rest.Config{Host: "https://127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := opts.image; got != "ghcr.io/authly-dev/authly:"+version {
+	if got := opts.image; got != "ghcr.io/authly-dev/authly:"+version() {
 		t.Errorf("default image %q", got)
 	}
 }
@@ -128,7 +128,7 @@ current-context: x
 }
 
 func TestOperatorCommandIsRegistered(t *testing.T) {
-	cmd, _, err := newRootCommand().Find([]string{"operator"})
+	cmd, _, err := NewRoot().Find([]string{"operator"})
 	if err != nil || cmd.Name() != "operator" {
 		t.Fatalf("authly operator: %v", err)
 	}

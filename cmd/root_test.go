@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bytes"
@@ -7,10 +7,10 @@ import (
 )
 
 func TestVersionPrintsVersionAndCommit(t *testing.T) {
-	version, commit = "v1.2.3", "abc123"
-	t.Cleanup(func() { version, commit = "dev", "" })
+	Version, Commit = "v1.2.3", "abc123"
+	t.Cleanup(func() { Version, Commit = "dev", "" })
 	var out bytes.Buffer
-	root := newRootCommand()
+	root := NewRoot()
 	root.SetOut(&out)
 	root.SetArgs([]string{"version"})
 	if err := root.Execute(); err != nil {

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"context"
@@ -18,10 +18,6 @@ import (
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
 )
-
-func init() {
-	subcommands = append(subcommands, newDevCommand)
-}
 
 // The demo data `authly dev` sets up.
 const (
@@ -63,7 +59,7 @@ func newDevCommand() *cobra.Command {
 			"registered in the local server.",
 		Args: cobra.NoArgs,
 	}
-	finish := serverFlags(cmd.Flags(), &cfg)
+	finish := server.BindFlags(cmd.Flags(), &cfg)
 	cmd.Flags().StringVar(&dir, "dir", ".authly-dev", "directory of the local Postgres cluster and kubeconfig")
 	cmd.Flags().StringVar(&assets, "control-plane-assets", "", "directory with kube-apiserver and etcd: also run a local control plane and the operator")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

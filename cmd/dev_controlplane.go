@@ -7,11 +7,10 @@
 // development build (`-tags devcontrolplane`, bin/authly-dev), never into the image; see
 // dev_controlplane_off.go for the production build.
 
-package main
+package cmd
 
 import (
 	"context"
-	"embed"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -29,12 +28,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/config/crd"
 )
 
 // The CRDs travel in the binary, so `authly dev` needs no checkout to install them.
-//
-//go:embed config/crd/bases/*.yaml
-var crdFiles embed.FS
+var crdFiles = crd.Bases
 
 // localControlPlane is a kube-apiserver and etcd on this machine with the operator running
 // in-process: applying an OAuthClient registers it in the local server's database.
@@ -101,7 +99,7 @@ func startControlPlane(ctx context.Context, assets, dir, issuer, databaseURL str
 }
 
 func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	files, err := fs.Glob(crdFiles, "config/crd/bases/*.yaml")
+	files, err := fs.Glob(crdFiles, "bases/*.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +109,11 @@ func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 		if err != nil {
 			return nil, err
 		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(raw, crd); err != nil {
+		def := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(raw, def); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		crds = append(crds, crd)
+		crds = append(crds, def)
 	}
 	return crds, nil
 }

@@ -1,0 +1,71 @@
+package settings
+
+import (
+	"strings"
+	"time"
+
+	"github.com/authly-dev/authly-operator/server/credentials"
+)
+
+// DefaultProtocol returns the protocol's defaults; Issuer has none.
+func DefaultProtocol() Protocol {
+	return Protocol{
+		AccessTokenTTL:  15 * time.Minute,
+		RefreshTokenTTL: 30 * 24 * time.Hour,
+		IDTokenTTL:      time.Hour,
+		CodeTTL:         5 * time.Minute,
+		SessionTTL:      24 * time.Hour,
+		AccessTokenAlg:  "ES256",
+		IDTokenAlg:      "RS256",
+		Password:        credentials.DefaultPasswordParams,
+		LockoutFailures: 5,
+		LockoutWindow:   15 * time.Minute,
+		LockoutDuration: 15 * time.Minute,
+	}
+}
+
+// DefaultRateLimits returns the rate limits of an AuthServer that declares none.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Replicas:                1,
+		TokenPerClientPerSecond: 50,
+		TokenPerIPPerSecond:     100,
+		LoginPerIPPerMinute:     30,
+		AdminPerIPPerSecond:     20,
+	}
+}
+
+// SetDefaults checks the issuer, drops its trailing slash, and gives every setting left at
+// zero (or below) its default, for a Protocol built in code rather than from flags.
+func (p *Protocol) SetDefaults() error {
+	if err := checkIssuerURL(p.Issuer); err != nil {
+		return err
+	}
+	p.Issuer = strings.TrimSuffix(p.Issuer, "/")
+	d := DefaultProtocol()
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	def(&p.AccessTokenTTL, d.AccessTokenTTL)
+	def(&p.RefreshTokenTTL, d.RefreshTokenTTL)
+	def(&p.IDTokenTTL, d.IDTokenTTL)
+	def(&p.CodeTTL, d.CodeTTL)
+	def(&p.SessionTTL, d.SessionTTL)
+	def(&p.LockoutWindow, d.LockoutWindow)
+	def(&p.LockoutDuration, d.LockoutDuration)
+	if p.AccessTokenAlg == "" {
+		p.AccessTokenAlg = d.AccessTokenAlg
+	}
+	if p.IDTokenAlg == "" {
+		p.IDTokenAlg = d.IDTokenAlg
+	}
+	if p.Password.Memory == 0 {
+		p.Password = d.Password
+	}
+	if p.LockoutFailures <= 0 {
+		p.LockoutFailures = d.LockoutFailures
+	}
+	return nil
+}

@@ -277,7 +277,8 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 // Nor is a lost one replaced while the database holds keys it encrypted: that needs a
 // person, who restores the Secret or decides to start over.
 func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, time.Duration, error) {
-	name, key := kekRef(as)
+	ref := as.KeyEncryptionKeyRef()
+	name, key := ref.Name, ref.Key
 	s, err := r.secret(ctx, as.Namespace, name)
 	if err != nil {
 		return nil, 0, err
@@ -338,7 +339,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 		return nil, 0, r.failed(as, "Secret", err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, eventKEKCreated, "generated the key-encryption key in Secret %s; back it up with the database", name)
-	return desired.Data[kekKey], 0, nil
+	return desired.Data[authlyv1.DefaultKeySecretKey], 0, nil
 }
 
 // ensurePlan computes the capacity plan (corrected by the observed load in capacity mode),
@@ -662,8 +663,7 @@ func authServerSecretNames(obj client.Object) []string {
 	if !ok {
 		return nil
 	}
-	kek, _ := kekRef(as)
-	names := []string{as.Spec.Database.SecretRef.Name, kek}
+	names := []string{as.Spec.Database.SecretRef.Name, as.KeyEncryptionKeyRef().Name}
 	if serverTLS(as) {
 		names = append(names, as.Spec.TLS.SecretName)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -275,9 +274,8 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // name it in spec.secretName, and the one whose default Secret name it has.
 func (r *OAuthClientReconciler) clientsOfSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	reqs := r.clientsIndexed(oauthClientSecretIndex)(ctx, obj)
-	// The default is "<name>-oauth" (OAuthClient.EffectiveSecretName).
-	name, ok := strings.CutSuffix(obj.GetName(), "-oauth")
-	if !ok || name == "" {
+	name, ok := authlyv1.OAuthClientForDefaultSecret(obj.GetName())
+	if !ok {
 		return reqs
 	}
 	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}

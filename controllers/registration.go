@@ -114,14 +114,6 @@ type serverDatabase struct {
 	secretKey  string
 }
 
-// databaseSecretKey is the key of the AuthServer's database Secret that holds the URL.
-func serverDatabaseSecretKey(as *authlyv1.AuthServer) string {
-	if k := as.Spec.Database.SecretRef.Key; k != "" {
-		return k
-	}
-	return "url"
-}
-
 // openServerDatabase finds the AuthServer named name in namespace ns and opens its
 // database. Running server pods are not needed: the database being migrated (condition
 // DatabaseReady) is enough to register clients and scopes. A *waiting explains why it
@@ -155,7 +147,7 @@ func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns
 	if err != nil {
 		return nil, &waiting{authlyv1.ReasonDatabaseUnreachable, fmt.Sprintf("database of AuthServer %q: %v", name, err)}, nil
 	}
-	return &serverDatabase{server: &as, store: st, secretName: as.Spec.Database.SecretRef.Name, secretKey: serverDatabaseSecretKey(&as)}, nil, nil
+	return &serverDatabase{server: &as, store: st, secretName: as.Spec.Database.SecretRef.Name, secretKey: as.Spec.Database.URLKey()}, nil, nil
 }
 
 // cleanupDatabase finds the database an entry was registered in so that it can be
@@ -184,9 +176,7 @@ func cleanupDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, s
 	if secretName == "" {
 		return nil, nil
 	}
-	if secretKey == "" {
-		secretKey = "url"
-	}
+	secretKey = authlyv1.DatabaseSecretRef{Name: secretName, Key: secretKey}.KeyOrDefault()
 	var s corev1.Secret
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: secretName}, &s); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -139,7 +139,7 @@ func (e *env) createServer(ctx context.Context) error {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}},
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: benchDBSecret},
-			Data:       map[string][]byte{"url": []byte(e.pg.URL(benchDatabase))},
+			Data:       map[string][]byte{authlyv1.DefaultDatabaseURLKey: []byte(e.pg.URL(benchDatabase))},
 		},
 		&authlyv1.AuthServer{
 			ObjectMeta: metav1.ObjectMeta{Namespace: benchNamespace, Name: benchServer},

@@ -236,14 +236,6 @@ func resyncAfter(obj client.Object, period time.Duration) ctrl.Result {
 	return ctrl.Result{RequeueAfter: period + time.Duration(int64(h.Sum64()%uint64(spread)))}
 }
 
-// waitPeriod is an entry reconciler's ServerWaitPeriod with its default.
-func waitPeriod(d time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return serverWaitPeriod
-}
-
 // syncedAt reports whether an entry was last synced at its current generation: Ready is
 // True for it. A database row that differs from such an entry's spec was changed by hand.
 func syncedAt(conds []metav1.Condition, generation int64) bool {

@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +31,7 @@ import (
 // SetupWithManager.
 type entryReconciler struct {
 	client           client.Client
+	databases        *Databases
 	recorder         record.EventRecorder
 	clock            clock.PassiveClock
 	resyncPeriod     time.Duration
@@ -38,7 +41,7 @@ type entryReconciler struct {
 
 // newEntryReconciler applies the defaults of an entry reconciler's settings: nil recorder,
 // no events; nil clock, the real one; zero periods, the defaults.
-func newEntryReconciler(c client.Client, rec record.EventRecorder, clk clock.PassiveClock, resync, deletionTimeout, serverWait time.Duration) entryReconciler {
+func newEntryReconciler(c client.Client, dbs *Databases, rec record.EventRecorder, clk clock.PassiveClock, resync, deletionTimeout, serverWait time.Duration) entryReconciler {
 	if rec == nil {
 		rec = discardEvents{}
 	}
@@ -47,6 +50,7 @@ func newEntryReconciler(c client.Client, rec record.EventRecorder, clk clock.Pas
 	}
 	return entryReconciler{
 		client:           c,
+		databases:        dbs,
 		recorder:         rec,
 		clock:            clk,
 		resyncPeriod:     durationOr(resync, defaultEntryResync),
@@ -149,9 +153,81 @@ func (discardEvents) Eventf(runtime.Object, string, string, string, ...any) {}
 func (discardEvents) AnnotatedEventf(runtime.Object, map[string]string, string, string, string, ...any) {
 }
 
-// waitForServer records in conds why the entry waits for its AuthServer, and looks again
-// after the server wait period.
-func (e *entryReconciler) waitForServer(obj client.Object, conds *[]metav1.Condition, w *waiting) ctrl.Result {
-	markReconciling(conds, obj.GetGeneration(), w.reason, w.message)
-	return ctrl.Result{RequeueAfter: e.serverWaitPeriod}
+// entry is an OAuthClient or a Scope: an object registered in an AuthServer's database.
+type entry interface {
+	*authlyv1.OAuthClient | *authlyv1.Scope
+	client.Object
+}
+
+// entryStatus points into the status fields that every kind of entry has.
+type entryStatus struct {
+	// value is the whole status, compared to see whether it needs a write.
+	value                                 any
+	conditions                            *[]metav1.Condition
+	observedGeneration                    *int64
+	databaseSecretName, databaseSecretKey *string
+}
+
+func statusOf[T entry](obj T) entryStatus {
+	switch o := any(obj).(type) {
+	case *authlyv1.OAuthClient:
+		return entryStatus{o.Status, &o.Status.Conditions, &o.Status.ObservedGeneration, &o.Status.DatabaseSecretName, &o.Status.DatabaseSecretKey}
+	case *authlyv1.Scope:
+		return entryStatus{o.Status, &o.Status.Conditions, &o.Status.ObservedGeneration, &o.Status.DatabaseSecretName, &o.Status.DatabaseSecretKey}
+	}
+	panic(fmt.Sprintf("not an entry: %T", obj)) // the type set of entry rules this out
+}
+
+// reconcileEntry is the Reconcile of an entry once it is read: deletion (finalize), or the
+// finalizer, the kind's steps (sync), and their outcome recorded in status with
+// observedGeneration. The outcome is translated into a result here and only here: a
+// *waiting error (the AuthServer or its database is not there yet) is shown as
+// Reconciling and looked at again after the server wait period; a *stalled error (a
+// person must fix something) as Stalled, looked at again at the next change or resync;
+// any other error as Reconciling with reason SyncFailed, and returned for backoff. The
+// status is patched when it differs from what was read.
+func reconcileEntry[T entry](ctx context.Context, e *entryReconciler, obj T,
+	finalize, sync func(context.Context, T) (ctrl.Result, error)) (ctrl.Result, error) {
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return finalize(ctx, obj)
+	}
+	if err := addFinalizer(ctx, e.client, obj); err != nil {
+		return entryRequeueOnConflict(err)
+	}
+
+	before := obj.DeepCopyObject().(T)
+	result, err := sync(ctx, obj)
+	status := statusOf(obj)
+	*status.observedGeneration = obj.GetGeneration()
+	var wait *waiting
+	var stall *stalled
+	switch {
+	case errors.As(err, &wait):
+		markReconciling(status.conditions, obj.GetGeneration(), wait.reason, wait.message)
+		result, err = ctrl.Result{RequeueAfter: e.serverWaitPeriod}, nil
+	case errors.As(err, &stall):
+		e.setNotReady(obj, status.conditions, *statusOf(before).conditions, true, stall.reason, stall.message)
+		result, err = resyncAfter(obj, e.resyncPeriod), nil
+	case err != nil:
+		e.setNotReady(obj, status.conditions, *statusOf(before).conditions, false, authlyv1.ReasonSyncFailed, err.Error())
+	}
+	if !equality.Semantic.DeepEqual(statusOf(before).value, statusOf(obj).value) {
+		if perr := e.client.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && err == nil {
+			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
+		}
+	}
+	return result, err
+}
+
+// openEntryDatabase opens the database of the AuthServer named server, obj's, and records
+// in obj's status the Secret its URL came from, for deletion after the AuthServer is gone.
+// While the AuthServer or its database is not there yet the error is a *waiting.
+func openEntryDatabase[T entry](ctx context.Context, e *entryReconciler, obj T, server string) (*serverDatabase, error) {
+	db, err := openServerDatabase(ctx, e.client, e.databases, obj.GetNamespace(), server)
+	if err != nil {
+		return nil, err
+	}
+	status := statusOf(obj)
+	*status.databaseSecretName, *status.databaseSecretKey = db.secretName, db.secretKey
+	return db, nil
 }

@@ -87,35 +87,16 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	if !oc.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, &oc)
-	}
-	if err := addFinalizer(ctx, r.Client, &oc); err != nil {
-		return entryRequeueOnConflict(err)
-	}
-
-	before := oc.DeepCopy()
-	result, err := r.reconcileClient(ctx, &oc)
-	oc.Status.ObservedGeneration = oc.Generation
-	return recordOutcome(ctx, r.Client, &oc, before, result, err,
-		func(stalled bool, reason, message string) {
-			r.setNotReady(&oc, &oc.Status.Conditions, before.Status.Conditions, stalled, reason, message)
-		},
-		r.resyncPeriod, func(o *authlyv1.OAuthClient) any { return o.Status })
+	return reconcileEntry(ctx, &r.entryReconciler, &oc, r.finalize, r.reconcileClient)
 }
 
 // reconcileClient runs the steps after the finalizer. A *stalled error is a problem a
 // person must fix; other errors are retried with backoff.
 func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv1.OAuthClient) (ctrl.Result, error) {
-	db, wait, err := openServerDatabase(ctx, r.Client, r.Databases, oc.Namespace, oc.Spec.AuthServerRef.Name)
+	db, err := openEntryDatabase(ctx, &r.entryReconciler, oc, oc.Spec.AuthServerRef.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if wait != nil {
-		return r.waitForServer(oc, &oc.Status.Conditions, wait), nil
-	}
-	oc.Status.DatabaseSecretName = db.secretName
-	oc.Status.DatabaseSecretKey = db.secretKey
 
 	// The spec is checked before any Secret is written for it.
 	if _, err := desiredClient(oc, oc.Spec.ClientID, ""); err != nil {
@@ -223,7 +204,7 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
-	r.entryReconciler = newEntryReconciler(r.Client, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
+	r.entryReconciler = newEntryReconciler(r.Client, r.Databases, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientServerIndex, func(o client.Object) []string {

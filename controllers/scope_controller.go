@@ -33,21 +33,13 @@ type ScopeReconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  record.EventRecorder
 	Databases *Databases
-	// Clock; nil means the real clock.
-	Clock clock.PassiveClock
-	// ResyncPeriod is how often a scope is compared with the database; zero means 5
-	// minutes.
-	ResyncPeriod time.Duration
-	// DeletionTimeout is how long deletion retries a database that fails before it
-	// removes the finalizer anyway (with a Warning event); zero means 5 minutes.
-	DeletionTimeout time.Duration
-	// ServerWaitPeriod is how often an entry looks again at an AuthServer that is missing or
-	// whose database is not ready; zero means 15 seconds. The watch on AuthServers usually
-	// comes first.
-	ServerWaitPeriod time.Duration
 
-	// entryReconciler is the above with defaults applied, set by SetupWithManager.
-	entryReconciler
+	// Clock, ResyncPeriod, DeletionTimeout and ServerWaitPeriod mean what they mean for
+	// OAuthClientReconciler, with the same defaults for nil and zero.
+	Clock                                           clock.PassiveClock
+	ResyncPeriod, DeletionTimeout, ServerWaitPeriod time.Duration
+
+	entryReconciler // the above with defaults applied, set by SetupWithManager
 }
 
 // +kubebuilder:rbac:groups=oauth.authly.dev,resources=scopes,verbs=get;list;watch;update;patch
@@ -63,21 +55,7 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if err := r.Get(ctx, req.NamespacedName, &sc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !sc.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, &sc)
-	}
-	if err := addFinalizer(ctx, r.Client, &sc); err != nil {
-		return entryRequeueOnConflict(err)
-	}
-
-	before := sc.DeepCopy()
-	result, err := r.reconcileScope(ctx, &sc)
-	sc.Status.ObservedGeneration = sc.Generation
-	return recordOutcome(ctx, r.Client, &sc, before, result, err,
-		func(stalled bool, reason, message string) {
-			r.setNotReady(&sc, &sc.Status.Conditions, before.Status.Conditions, stalled, reason, message)
-		},
-		r.resyncPeriod, func(o *authlyv1.Scope) any { return o.Status })
+	return reconcileEntry(ctx, &r.entryReconciler, &sc, r.finalize, r.reconcileScope)
 }
 
 // desiredScope is the database row a Scope asks for.
@@ -98,15 +76,10 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	db, wait, err := openServerDatabase(ctx, r.Client, r.Databases, sc.Namespace, sc.Spec.AuthServerRef.Name)
+	db, err := openEntryDatabase(ctx, &r.entryReconciler, sc, sc.Spec.AuthServerRef.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if wait != nil {
-		return r.waitForServer(sc, &sc.Status.Conditions, wait), nil
-	}
-	sc.Status.DatabaseSecretName = db.secretName
-	sc.Status.DatabaseSecretKey = db.secretKey
 
 	cur, err := db.store.GetScope(ctx, want.Name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -194,7 +167,7 @@ func (r *ScopeReconciler) removeFromDatabase(ctx context.Context, sc *authlyv1.S
 
 // SetupWithManager registers the reconciler: it watches Scopes and AuthServers.
 func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.entryReconciler = newEntryReconciler(r.Client, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
+	r.entryReconciler = newEntryReconciler(r.Client, r.Databases, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.Scope{}, scopeServerIndex, func(o client.Object) []string {
 		return []string{o.(*authlyv1.Scope).Spec.AuthServerRef.Name}
 	}); err != nil {

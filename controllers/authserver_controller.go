@@ -322,11 +322,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 			"the Secret %s with the key-encryption key is gone but the database holds %d signing keys encrypted with it: restore the Secret from a backup (or set spec.keyEncryptionKeySecretRef); a new key would make them unreadable", name, sealed)
 	}
 	raw := make([]byte, 32)
-	rnd := r.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	if _, err := io.ReadFull(rnd, raw); err != nil {
+	if _, err := io.ReadFull(r.Rand, raw); err != nil {
 		return nil, 0, err
 	}
 	desired := kekSecretFor(as, base64.StdEncoding.EncodeToString(raw))
@@ -689,8 +685,16 @@ func (r *AuthServerReconciler) authServersForSecret(ctx context.Context, obj cli
 // changes; its own status writes do not come back), the objects it owns, and the Secrets
 // the servers read.
 func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// The defaults of the optional dependencies are set here, once, as for the entry
+	// reconcilers (newEntryReconciler): the reconcile code never checks for nil.
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	if r.Recorder == nil {
+		r.Recorder = discardEvents{}
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Reader
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.AuthServer{}, authServerSecretsIndex, authServerSecretNames); err != nil {
 		return err

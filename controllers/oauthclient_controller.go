@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +79,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, &oc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if pendingRotation(&oc) != "" && r.APIReader != nil {
+	if pendingRotation(&oc) != "" {
 		// The reconcile that carried out a rotation is often followed at once by another
 		// (its own Secret write is an event) that reads the OAuthClient from a cache which
 		// has not seen the status recording that rotation yet. Read it from the API server
@@ -203,6 +204,9 @@ func (r *OAuthClientReconciler) registeredClientID(ctx context.Context, oc *auth
 func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Reader
 	}
 	r.entryReconciler = newEntryReconciler(r.Client, r.Databases, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
 	ctx := context.Background()

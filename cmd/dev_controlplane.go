@@ -124,7 +124,7 @@ func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 func createDevAuthServer(ctx context.Context, c client.Client, issuer, databaseURL string) error {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: devDBSecret, Namespace: devNamespace},
-		StringData: map[string]string{"url": databaseURL},
+		StringData: map[string]string{authlyv1.DefaultDatabaseURLKey: databaseURL},
 	}
 	if err := c.Create(ctx, secret); err != nil {
 		return fmt.Errorf("database secret: %w", err)

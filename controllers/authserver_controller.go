@@ -277,7 +277,8 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 // Nor is a lost one replaced while the database holds keys it encrypted: that needs a
 // person, who restores the Secret or decides to start over.
 func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, time.Duration, error) {
-	name, key := kekRef(as)
+	ref := as.KeyEncryptionKeyRef()
+	name, key := ref.Name, ref.Key
 	s, err := r.secret(ctx, as.Namespace, name)
 	if err != nil {
 		return nil, 0, err
@@ -321,11 +322,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 			"the Secret %s with the key-encryption key is gone but the database holds %d signing keys encrypted with it: restore the Secret from a backup (or set spec.keyEncryptionKeySecretRef); a new key would make them unreadable", name, sealed)
 	}
 	raw := make([]byte, 32)
-	rnd := r.Rand
-	if rnd == nil {
-		rnd = rand.Reader
-	}
-	if _, err := io.ReadFull(rnd, raw); err != nil {
+	if _, err := io.ReadFull(r.Rand, raw); err != nil {
 		return nil, 0, err
 	}
 	desired := kekSecretFor(as, base64.StdEncoding.EncodeToString(raw))
@@ -338,7 +335,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 		return nil, 0, r.failed(as, "Secret", err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, eventKEKCreated, "generated the key-encryption key in Secret %s; back it up with the database", name)
-	return desired.Data[kekKey], 0, nil
+	return desired.Data[authlyv1.DefaultKeySecretKey], 0, nil
 }
 
 // ensurePlan computes the capacity plan (corrected by the observed load in capacity mode),
@@ -662,8 +659,7 @@ func authServerSecretNames(obj client.Object) []string {
 	if !ok {
 		return nil
 	}
-	kek, _ := kekRef(as)
-	names := []string{as.Spec.Database.SecretRef.Name, kek}
+	names := []string{as.Spec.Database.SecretRef.Name, as.KeyEncryptionKeyRef().Name}
 	if serverTLS(as) {
 		names = append(names, as.Spec.TLS.SecretName)
 	}
@@ -689,8 +685,16 @@ func (r *AuthServerReconciler) authServersForSecret(ctx context.Context, obj cli
 // changes; its own status writes do not come back), the objects it owns, and the Secrets
 // the servers read.
 func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// The defaults of the optional dependencies are set here, once, as for the entry
+	// reconcilers (newEntryReconciler): the reconcile code never checks for nil.
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
+	}
+	if r.Recorder == nil {
+		r.Recorder = discardEvents{}
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Reader
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.AuthServer{}, authServerSecretsIndex, authServerSecretNames); err != nil {
 		return err

@@ -110,8 +110,8 @@ func TestAuthServerEnvIsReadByTheServer(t *testing.T) {
 			want.Listen = ":8000"
 			want.LogFormat = "json"
 			want.DatabaseURL = "secret:" + as.Spec.Database.SecretRef.Name + "/" + as.Spec.Database.SecretRef.Key
-			kekName, kekKey := kekRef(as)
-			want.KeyEncryptionKey = "secret:" + kekName + "/" + kekKey
+			kek := as.KeyEncryptionKeyRef()
+			want.KeyEncryptionKey = "secret:" + kek.Name + "/" + kek.Key
 			want.PoolMinConns, want.PoolMaxConns = plan.PoolMinConns, plan.PoolMaxConns
 			want.Replicas = int(max(plan.MinReplicas, 1))
 			if rl := as.Spec.RateLimits; rl != nil {

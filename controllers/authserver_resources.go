@@ -56,8 +56,6 @@ const (
 	maxGOMAXPROCS = 256
 	// serverUID is the distroless "nonroot" user the image runs as.
 	serverUID = 65532
-	// kekKey is the key of the generated key-encryption-key Secret.
-	kekKey = "key"
 	// tlsMountPath is where the TLS Secret is mounted in the server container.
 	tlsMountPath = "/etc/authly/tls"
 	// ingressBackendProtocolAnnotation tells ingress-nginx that the server speaks HTTPS.
@@ -103,30 +101,6 @@ func authServerSelector(as *authlyv1.AuthServer) string {
 	return labels.SelectorFromSet(authServerSelectorLabels(as)).String()
 }
 
-// kekSecretName is the generated key-encryption-key Secret's name.
-func kekSecretName(as *authlyv1.AuthServer) string { return as.Name + "-kek" }
-
-// kekRef is the Secret and key the server's key-encryption key is read from: the one the
-// spec names, else the generated one.
-func kekRef(as *authlyv1.AuthServer) (name, key string) {
-	if ref := as.Spec.KeyEncryptionKeySecretRef; ref != nil {
-		key = ref.Key
-		if key == "" {
-			key = kekKey
-		}
-		return ref.Name, key
-	}
-	return kekSecretName(as), kekKey
-}
-
-// databaseURLKey is the key of the database Secret holding the URL.
-func databaseURLKey(as *authlyv1.AuthServer) string {
-	if k := as.Spec.Database.SecretRef.Key; k != "" {
-		return k
-	}
-	return "url"
-}
-
 // serverTLS reports whether the server serves HTTPS itself.
 func serverTLS(as *authlyv1.AuthServer) bool {
 	return as.Spec.TLS != nil && as.Spec.TLS.SecretName != ""
@@ -161,13 +135,13 @@ func authServerEndpoints(issuer string) *authlyv1.Endpoints {
 func kekSecretFor(as *authlyv1.AuthServer, key string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      kekSecretName(as),
+			Name:      as.GeneratedKeyEncryptionKeySecretName(),
 			Namespace: as.Namespace,
 			Labels:    authServerLabels(as),
 		},
 		Type:      corev1.SecretTypeOpaque,
 		Immutable: ptr.To(true),
-		Data:      map[string][]byte{kekKey: []byte(key)},
+		Data:      map[string][]byte{authlyv1.DefaultKeySecretKey: []byte(key)},
 	}
 }
 
@@ -290,16 +264,16 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 	if serverTLS(as) {
 		scheme = corev1.URISchemeHTTPS
 	}
-	kekName, kekKeyName := kekRef(as)
+	kek := as.KeyEncryptionKeyRef()
 	env := serverSettings(as, plan)
 	env = append(env,
 		corev1.EnvVar{Name: settings.Env(settings.FlagDatabaseURL), ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: as.Spec.Database.SecretRef.Name},
-			Key:                  databaseURLKey(as),
+			Key:                  as.Spec.Database.URLKey(),
 		}}},
 		corev1.EnvVar{Name: settings.Env(settings.FlagKeyEncryptionKey), ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: kekName},
-			Key:                  kekKeyName,
+			LocalObjectReference: corev1.LocalObjectReference{Name: kek.Name},
+			Key:                  kek.Key,
 		}}},
 	)
 

@@ -38,10 +38,7 @@ type database struct {
 // DatabaseURL reads the AuthServer's database URL from its Secret.
 func DatabaseURL(ctx context.Context, c client.Reader, as *authlyv1.AuthServer) (string, error) {
 	ref := as.Spec.Database.SecretRef
-	key := ref.Key
-	if key == "" {
-		key = "url"
-	}
+	key := ref.KeyOrDefault()
 	var s corev1.Secret
 	err := c.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: ref.Name}, &s)
 	if apierrors.IsNotFound(err) {

@@ -2,15 +2,14 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -63,6 +61,9 @@ type OAuthClientReconciler struct {
 	ServerWaitPeriod time.Duration
 	// APIReader reads past the cache; SetupWithManager sets it to the manager's.
 	APIReader client.Reader
+
+	// entryReconciler is the above with defaults applied, set by SetupWithManager.
+	entryReconciler
 }
 
 // +kubebuilder:rbac:groups=oauth.authly.dev,resources=oauthclients,verbs=get;list;watch;update;patch
@@ -78,7 +79,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, &oc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if pendingRotation(&oc) != "" && r.APIReader != nil {
+	if pendingRotation(&oc) != "" {
 		// The reconcile that carried out a rotation is often followed at once by another
 		// (its own Secret write is an event) that reads the OAuthClient from a cache which
 		// has not seen the status recording that rotation yet. Read it from the API server
@@ -87,34 +88,16 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	if !oc.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, &oc)
-	}
-	if err := addFinalizer(ctx, r.Client, &oc); err != nil {
-		return entryRequeueOnConflict(err)
-	}
-
-	before := oc.DeepCopy()
-	result, err := r.reconcileClient(ctx, &oc)
-	oc.Status.ObservedGeneration = oc.Generation
-	return recordOutcome(ctx, r.Client, &oc, before, result, err,
-		func(stalled bool, reason, message string) { r.setNotReady(&oc, before, stalled, reason, message) },
-		r.resyncPeriod(), func(o *authlyv1.OAuthClient) any { return o.Status })
+	return reconcileEntry(ctx, &r.entryReconciler, &oc, r.finalize, r.reconcileClient)
 }
 
 // reconcileClient runs the steps after the finalizer. A *stalled error is a problem a
 // person must fix; other errors are retried with backoff.
 func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv1.OAuthClient) (ctrl.Result, error) {
-	db, wait, err := openServerDatabase(ctx, r.Client, r.Databases, oc.Namespace, oc.Spec.AuthServerRef.Name)
+	db, err := openEntryDatabase(ctx, &r.entryReconciler, oc, oc.Spec.AuthServerRef.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if wait != nil {
-		markReconciling(&oc.Status.Conditions, oc.Generation, wait.reason, wait.message)
-		return ctrl.Result{RequeueAfter: waitPeriod(r.ServerWaitPeriod)}, nil
-	}
-	oc.Status.DatabaseSecretName = db.secretName
-	oc.Status.DatabaseSecretKey = db.secretKey
 
 	// The spec is checked before any Secret is written for it.
 	if _, err := desiredClient(oc, oc.Spec.ClientID, ""); err != nil {
@@ -138,21 +121,7 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 	oc.Status.LastSyncTime = &now
 	markReady(&oc.Status.Conditions, oc.Generation, authlyv1.ReasonSynced,
 		fmt.Sprintf("client %s is registered in the database of AuthServer %s; credentials are in Secret %s", creds.clientID, db.server.Name, oc.EffectiveSecretName()))
-	return resyncAfter(oc, r.resyncPeriod()), nil
-}
-
-// setNotReady records a failure as Stalled (a person must act) or Reconciling (it is
-// retried), with a Warning event the first time this failure is seen (not at every retry).
-func (r *OAuthClientReconciler) setNotReady(oc, before *authlyv1.OAuthClient, stalled bool, reason, message string) {
-	prev := meta.FindStatusCondition(before.Status.Conditions, authlyv1.ConditionReady)
-	if prev == nil || prev.Reason != reason || prev.Message != message {
-		r.event(oc, corev1.EventTypeWarning, reason, message)
-	}
-	if stalled {
-		markStalled(&oc.Status.Conditions, oc.Generation, reason, message)
-	} else {
-		markReconciling(&oc.Status.Conditions, oc.Generation, reason, message)
-	}
+	return resyncAfter(oc, r.resyncPeriod), nil
 }
 
 // finalize removes the client from the database (policy Delete) or leaves it there with
@@ -160,27 +129,19 @@ func (r *OAuthClientReconciler) setNotReady(oc, before *authlyv1.OAuthClient, st
 // finishes: when the database cannot be found, or keeps failing for DeletionTimeout, it
 // says in a Warning event that the client may remain in the database.
 func (r *OAuthClientReconciler) finalize(ctx context.Context, oc *authlyv1.OAuthClient) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(oc, authlyv1.Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	log := logf.FromContext(ctx)
-	if oc.Spec.DeletionPolicy == authlyv1.DeletionPolicyOrphan {
-		if err := r.releaseSecret(ctx, oc); err != nil {
-			return ctrl.Result{}, err
-		}
-		r.event(oc, corev1.EventTypeNormal, entryEventOrphaned, fmt.Sprintf("deletionPolicy is Orphan: client %s stays in the database and Secret %s is kept", oc.Status.ClientID, oc.EffectiveSecretName()))
-	} else if err := r.removeFromDatabase(ctx, oc); err != nil {
-		if !deletionDeadlinePassed(oc, r.clock(), r.deletionTimeout()) {
-			return ctrl.Result{}, err
-		}
-		log.Error(err, "giving up removing the client from the database")
-		r.event(oc, corev1.EventTypeWarning, entryEventNotRemoved,
-			fmt.Sprintf("could not remove the client from the database for %s (%v); it may remain there: remove it with `authly admin`", r.deletionTimeout(), err))
-	}
-	if err := removeFinalizer(ctx, r.Client, oc); err != nil {
-		return entryRequeueOnConflict(client.IgnoreNotFound(err))
-	}
-	return ctrl.Result{}, nil
+	return r.entryReconciler.finalize(ctx, oc, entryDeletion{
+		policy: oc.Spec.DeletionPolicy,
+		kind:   "client",
+		what:   "the client",
+		orphan: func(ctx context.Context) error {
+			if err := r.releaseSecret(ctx, oc); err != nil {
+				return err
+			}
+			r.event(oc, corev1.EventTypeNormal, entryEventOrphaned, fmt.Sprintf("deletionPolicy is Orphan: client %s stays in the database and Secret %s is kept", oc.Status.ClientID, oc.EffectiveSecretName()))
+			return nil
+		},
+		remove: func(ctx context.Context) error { return r.removeFromDatabase(ctx, oc) },
+	})
 }
 
 // removeFromDatabase deletes the client row, which revokes its tokens, if this OAuthClient
@@ -244,6 +205,10 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	if r.Rand == nil {
+		r.Rand = rand.Reader
+	}
+	r.entryReconciler = newEntryReconciler(r.Client, r.Databases, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientServerIndex, func(o client.Object) []string {
@@ -265,7 +230,7 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&authlyv1.OAuthClient{}, builder.WithPredicates(entryChanged)).
 		Owns(&corev1.Secret{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfSecret)).
-		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsIndexed(oauthClientServerIndex)), builder.WithPredicates(authServerChanged)).
+		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.entriesIndexed(newOAuthClientList, oauthClientServerIndex)), builder.WithPredicates(authServerChanged)).
 		Named("oauthclient").
 		WithOptions(controller.Options{MaxConcurrentReconciles: entryConcurrency}).
 		Complete(r)
@@ -274,10 +239,9 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // clientsOfSecret maps a Secret to the OAuthClients whose credentials it holds: those that
 // name it in spec.secretName, and the one whose default Secret name it has.
 func (r *OAuthClientReconciler) clientsOfSecret(ctx context.Context, obj client.Object) []reconcile.Request {
-	reqs := r.clientsIndexed(oauthClientSecretIndex)(ctx, obj)
-	// The default is "<name>-oauth" (OAuthClient.EffectiveSecretName).
-	name, ok := strings.CutSuffix(obj.GetName(), "-oauth")
-	if !ok || name == "" {
+	reqs := r.entriesIndexed(newOAuthClientList, oauthClientSecretIndex)(ctx, obj)
+	name, ok := authlyv1.OAuthClientForDefaultSecret(obj.GetName())
+	if !ok {
 		return reqs
 	}
 	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}
@@ -294,52 +258,6 @@ func (r *OAuthClientReconciler) clientsOfSecret(ctx context.Context, obj client.
 	return reqs
 }
 
-// clientsIndexed maps an object to the OAuthClients in its namespace whose index field is
-// the object's name.
-func (r *OAuthClientReconciler) clientsIndexed(field string) handler.MapFunc {
-	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		var list authlyv1.OAuthClientList
-		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{field: obj.GetName()}); err != nil {
-			logf.FromContext(ctx).Error(err, "listing OAuthClients", "field", field, "name", obj.GetName())
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, oc := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: oc.Namespace, Name: oc.Name}})
-		}
-		return reqs
-	}
-}
-
-func (r *OAuthClientReconciler) event(oc *authlyv1.OAuthClient, typ, reason, message string) {
-	if r.Recorder != nil {
-		r.Recorder.Event(oc, typ, reason, message)
-	}
-}
-
-func (r *OAuthClientReconciler) clock() clock.PassiveClock {
-	if r.Clock != nil {
-		return r.Clock
-	}
-	return clock.RealClock{}
-}
-
-func (r *OAuthClientReconciler) now() time.Time { return r.clock().Now() }
-
-func (r *OAuthClientReconciler) resyncPeriod() time.Duration {
-	if r.ResyncPeriod > 0 {
-		return r.ResyncPeriod
-	}
-	return defaultEntryResync
-}
-
-func (r *OAuthClientReconciler) deletionTimeout() time.Duration {
-	if r.DeletionTimeout > 0 {
-		return r.DeletionTimeout
-	}
-	return defaultEntryDeletionTimeout
-}
-
 // entryRequeueOnConflict turns an optimistic-concurrency conflict (the object changed since it
 // was read) into a quick retry instead of an error in the log.
 func entryRequeueOnConflict(err error) (ctrl.Result, error) {
@@ -348,3 +266,5 @@ func entryRequeueOnConflict(err error) (ctrl.Result, error) {
 	}
 	return ctrl.Result{}, err
 }
+
+func newOAuthClientList() client.ObjectList { return &authlyv1.OAuthClientList{} }

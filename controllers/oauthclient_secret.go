@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
@@ -127,7 +125,7 @@ func (r *OAuthClientReconciler) createSecret(ctx context.Context, oc *authlyv1.O
 		Data: map[string][]byte{credKeyClientID: []byte(id)},
 	}
 	if oc.Spec.Type != authlyv1.ClientPublic {
-		if creds.secret, err = credentials.NewClientSecret(r.rand()); err != nil {
+		if creds.secret, err = credentials.NewClientSecret(r.Rand); err != nil {
 			return nil, err
 		}
 		s.Data[credKeyClientSecret] = []byte(creds.secret)
@@ -186,7 +184,7 @@ func (r *OAuthClientReconciler) updateOwnedSecret(ctx context.Context, oc *authl
 			// Written by an earlier reconcile that did not get as far as the status.
 			creds.rotation = req
 		case req != "" || creds.secret == "":
-			secret, err := credentials.NewClientSecret(r.rand())
+			secret, err := credentials.NewClientSecret(r.Rand)
 			if err != nil {
 				return nil, err
 			}
@@ -268,14 +266,7 @@ func (r *OAuthClientReconciler) clientID(oc *authlyv1.OAuthClient) (string, erro
 	if oc.Status.ClientID != "" {
 		return oc.Status.ClientID, nil
 	}
-	return registry.NewClientID(r.rand())
-}
-
-func (r *OAuthClientReconciler) rand() io.Reader {
-	if r.Rand != nil {
-		return r.Rand
-	}
-	return rand.Reader
+	return registry.NewClientID(r.Rand)
 }
 
 // pendingRotation is the rotate-secret annotation's value when it asks for a rotation not

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,34 +76,15 @@ func stalledf(reason, format string, a ...any) error {
 	return &stalled{reason: reason, message: fmt.Sprintf(format, a...)}
 }
 
-// recordOutcome ends a reconciliation of an entry: a stall is shown as Stalled and
-// looked at again after resync, any other error as Reconciling with reason SyncFailed (and
-// returned, for backoff), and the status is patched when it differs from before's.
-// setNotReady records a failure (stalled or not) in the conditions; status reads an
-// entry's status, for that comparison. The caller has set status.observedGeneration.
-func recordOutcome[T client.Object](ctx context.Context, c client.Client, obj, before T, result ctrl.Result, err error,
-	setNotReady func(stalled bool, reason, message string), resync time.Duration, status func(T) any) (ctrl.Result, error) {
-	var st *stalled
-	if errors.As(err, &st) {
-		setNotReady(true, st.reason, st.message)
-		result, err = resyncAfter(obj, resync), nil
-	} else if err != nil {
-		setNotReady(false, authlyv1.ReasonSyncFailed, err.Error())
-	}
-	if !equality.Semantic.DeepEqual(status(before), status(obj)) {
-		if perr := c.Status().Patch(ctx, obj, client.MergeFrom(before)); perr != nil && err == nil {
-			return entryRequeueOnConflict(client.IgnoreNotFound(perr))
-		}
-	}
-	return result, err
-}
-
 // waiting says that the AuthServer or its database is not there yet. It is not a stall:
-// what is missing comes without a change of the entry's spec.
+// what is missing comes without a change of the entry's spec. reconcileEntry shows it as
+// Reconciling and looks again after the server wait period, without error backoff.
 type waiting struct {
 	reason  string
 	message string
 }
+
+func (w *waiting) Error() string { return w.reason + ": " + w.message }
 
 // serverDatabase is an AuthServer's database, open, and where its URL came from.
 type serverDatabase struct {
@@ -114,19 +94,11 @@ type serverDatabase struct {
 	secretKey  string
 }
 
-// databaseSecretKey is the key of the AuthServer's database Secret that holds the URL.
-func serverDatabaseSecretKey(as *authlyv1.AuthServer) string {
-	if k := as.Spec.Database.SecretRef.Key; k != "" {
-		return k
-	}
-	return "url"
-}
-
 // openServerDatabase finds the AuthServer named name in namespace ns and opens its
 // database. Running server pods are not needed: the database being migrated (condition
-// DatabaseReady) is enough to register clients and scopes. A *waiting explains why it
-// cannot go on yet.
-func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, name string) (*serverDatabase, *waiting, error) {
+// DatabaseReady) is enough to register clients and scopes. A *waiting error explains why
+// it cannot go on yet.
+func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, name string) (*serverDatabase, error) {
 	var as authlyv1.AuthServer
 	key := types.NamespacedName{Namespace: ns, Name: name}
 	if err := c.Get(ctx, key, &as); err != nil {
@@ -134,28 +106,28 @@ func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns
 			// Not a stall: GitOps tools apply a directory in no particular order (and Flux
 			// may apply the AuthServer in another Kustomization), so the AuthServer is often
 			// created after its clients. Its creation is watched and ends the wait.
-			return nil, &waiting{authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q (spec.authServerRef.name) does not exist in namespace %s", name, ns)}, nil
+			return nil, &waiting{authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q (spec.authServerRef.name) does not exist in namespace %s", name, ns)}
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	if !as.DeletionTimestamp.IsZero() {
-		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("AuthServer %q is being deleted", name)}, nil
+		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("AuthServer %q is being deleted", name)}
 	}
 	if !conditionTrue(as.Status.Conditions, authlyv1.ConditionDatabaseReady) {
-		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("waiting for the database of AuthServer %q to be migrated (condition %s)", name, authlyv1.ConditionDatabaseReady)}, nil
+		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("waiting for the database of AuthServer %q to be migrated (condition %s)", name, authlyv1.ConditionDatabaseReady)}
 	}
 	url, err := DatabaseURL(ctx, c, &as)
 	if errors.Is(err, errDatabaseSecret) {
-		return nil, &waiting{authlyv1.ReasonDatabaseSecretNotFound, err.Error()}, nil
+		return nil, &waiting{authlyv1.ReasonDatabaseSecretNotFound, err.Error()}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st, err := dbs.Store(ctx, key, url)
 	if err != nil {
-		return nil, &waiting{authlyv1.ReasonDatabaseUnreachable, fmt.Sprintf("database of AuthServer %q: %v", name, err)}, nil
+		return nil, &waiting{authlyv1.ReasonDatabaseUnreachable, fmt.Sprintf("database of AuthServer %q: %v", name, err)}
 	}
-	return &serverDatabase{server: &as, store: st, secretName: as.Spec.Database.SecretRef.Name, secretKey: serverDatabaseSecretKey(&as)}, nil, nil
+	return &serverDatabase{server: &as, store: st, secretName: as.Spec.Database.SecretRef.Name, secretKey: as.Spec.Database.URLKey()}, nil
 }
 
 // cleanupDatabase finds the database an entry was registered in so that it can be
@@ -184,9 +156,7 @@ func cleanupDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, s
 	if secretName == "" {
 		return nil, nil
 	}
-	if secretKey == "" {
-		secretKey = "url"
-	}
+	secretKey = authlyv1.DatabaseSecretRef{Name: secretName, Key: secretKey}.KeyOrDefault()
 	var s corev1.Secret
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: secretName}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -244,14 +214,6 @@ func resyncAfter(obj client.Object, period time.Duration) ctrl.Result {
 		return ctrl.Result{RequeueAfter: period}
 	}
 	return ctrl.Result{RequeueAfter: period + time.Duration(int64(h.Sum64()%uint64(spread)))}
-}
-
-// waitPeriod is an entry reconciler's ServerWaitPeriod with its default.
-func waitPeriod(d time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return serverWaitPeriod
 }
 
 // syncedAt reports whether an entry was last synced at its current generation: Ready is

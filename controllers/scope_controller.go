@@ -7,20 +7,15 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/server/registry"
@@ -38,18 +33,13 @@ type ScopeReconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  record.EventRecorder
 	Databases *Databases
-	// Clock; nil means the real clock.
-	Clock clock.PassiveClock
-	// ResyncPeriod is how often a scope is compared with the database; zero means 5
-	// minutes.
-	ResyncPeriod time.Duration
-	// DeletionTimeout is how long deletion retries a database that fails before it
-	// removes the finalizer anyway (with a Warning event); zero means 5 minutes.
-	DeletionTimeout time.Duration
-	// ServerWaitPeriod is how often an entry looks again at an AuthServer that is missing or
-	// whose database is not ready; zero means 15 seconds. The watch on AuthServers usually
-	// comes first.
-	ServerWaitPeriod time.Duration
+
+	// Clock, ResyncPeriod, DeletionTimeout and ServerWaitPeriod mean what they mean for
+	// OAuthClientReconciler, with the same defaults for nil and zero.
+	Clock                                           clock.PassiveClock
+	ResyncPeriod, DeletionTimeout, ServerWaitPeriod time.Duration
+
+	entryReconciler // the above with defaults applied, set by SetupWithManager
 }
 
 // +kubebuilder:rbac:groups=oauth.authly.dev,resources=scopes,verbs=get;list;watch;update;patch
@@ -65,19 +55,7 @@ func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if err := r.Get(ctx, req.NamespacedName, &sc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !sc.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, &sc)
-	}
-	if err := addFinalizer(ctx, r.Client, &sc); err != nil {
-		return entryRequeueOnConflict(err)
-	}
-
-	before := sc.DeepCopy()
-	result, err := r.reconcileScope(ctx, &sc)
-	sc.Status.ObservedGeneration = sc.Generation
-	return recordOutcome(ctx, r.Client, &sc, before, result, err,
-		func(stalled bool, reason, message string) { r.setNotReady(&sc, before, stalled, reason, message) },
-		r.resyncPeriod(), func(o *authlyv1.Scope) any { return o.Status })
+	return reconcileEntry(ctx, &r.entryReconciler, &sc, r.finalize, r.reconcileScope)
 }
 
 // desiredScope is the database row a Scope asks for.
@@ -98,16 +76,10 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	db, wait, err := openServerDatabase(ctx, r.Client, r.Databases, sc.Namespace, sc.Spec.AuthServerRef.Name)
+	db, err := openEntryDatabase(ctx, &r.entryReconciler, sc, sc.Spec.AuthServerRef.Name)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if wait != nil {
-		markReconciling(&sc.Status.Conditions, sc.Generation, wait.reason, wait.message)
-		return ctrl.Result{RequeueAfter: waitPeriod(r.ServerWaitPeriod)}, nil
-	}
-	sc.Status.DatabaseSecretName = db.secretName
-	sc.Status.DatabaseSecretKey = db.secretKey
 
 	cur, err := db.store.GetScope(ctx, want.Name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -126,11 +98,11 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 		r.scopeWritten(sc, cur, want)
 	}
 
-	now := metav1.NewTime(r.clock().Now())
+	now := metav1.NewTime(r.now())
 	sc.Status.LastSyncTime = &now
 	markReady(&sc.Status.Conditions, sc.Generation, authlyv1.ReasonSynced,
 		fmt.Sprintf("scope %q is registered in the database of AuthServer %s", want.Name, db.server.Name))
-	return resyncAfter(sc, r.resyncPeriod()), nil
+	return resyncAfter(sc, r.resyncPeriod), nil
 }
 
 // scopeWritten tells, in an event, what a write of the scope row did.
@@ -149,40 +121,20 @@ func (r *ScopeReconciler) scopeWritten(sc *authlyv1.Scope, cur, want *store.Scop
 	}
 }
 
-// setNotReady records a failure as OAuthClientReconciler.setNotReady does.
-func (r *ScopeReconciler) setNotReady(sc, before *authlyv1.Scope, stalled bool, reason, message string) {
-	prev := meta.FindStatusCondition(before.Status.Conditions, authlyv1.ConditionReady)
-	if prev == nil || prev.Reason != reason || prev.Message != message {
-		r.event(sc, corev1.EventTypeWarning, reason, message)
-	}
-	if stalled {
-		markStalled(&sc.Status.Conditions, sc.Generation, reason, message)
-	} else {
-		markReconciling(&sc.Status.Conditions, sc.Generation, reason, message)
-	}
-}
-
 // finalize removes the scope from the database (policy Delete) unless someone else
 // manages it there, then lets Kubernetes delete the Scope. Like OAuthClient deletion, it
 // always finishes.
 func (r *ScopeReconciler) finalize(ctx context.Context, sc *authlyv1.Scope) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(sc, authlyv1.Finalizer) {
-		return ctrl.Result{}, nil
-	}
-	if sc.Spec.DeletionPolicy == authlyv1.DeletionPolicyOrphan {
-		r.event(sc, corev1.EventTypeNormal, entryEventOrphaned, fmt.Sprintf("deletionPolicy is Orphan: scope %q stays in the database", sc.Spec.Name))
-	} else if err := r.removeFromDatabase(ctx, sc); err != nil {
-		if !deletionDeadlinePassed(sc, r.clock(), r.deletionTimeout()) {
-			return ctrl.Result{}, err
-		}
-		logf.FromContext(ctx).Error(err, "giving up removing the scope from the database")
-		r.event(sc, corev1.EventTypeWarning, entryEventNotRemoved,
-			fmt.Sprintf("could not remove scope %q from the database for %s (%v); it may remain there: remove it with `authly admin`", sc.Spec.Name, r.deletionTimeout(), err))
-	}
-	if err := removeFinalizer(ctx, r.Client, sc); err != nil {
-		return entryRequeueOnConflict(client.IgnoreNotFound(err))
-	}
-	return ctrl.Result{}, nil
+	return r.entryReconciler.finalize(ctx, sc, entryDeletion{
+		policy: sc.Spec.DeletionPolicy,
+		kind:   "scope",
+		what:   fmt.Sprintf("scope %q", sc.Spec.Name),
+		orphan: func(context.Context) error {
+			r.event(sc, corev1.EventTypeNormal, entryEventOrphaned, fmt.Sprintf("deletionPolicy is Orphan: scope %q stays in the database", sc.Spec.Name))
+			return nil
+		},
+		remove: func(ctx context.Context) error { return r.removeFromDatabase(ctx, sc) },
+	})
 }
 
 func (r *ScopeReconciler) removeFromDatabase(ctx context.Context, sc *authlyv1.Scope) error {
@@ -215,6 +167,7 @@ func (r *ScopeReconciler) removeFromDatabase(ctx context.Context, sc *authlyv1.S
 
 // SetupWithManager registers the reconciler: it watches Scopes and AuthServers.
 func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.entryReconciler = newEntryReconciler(r.Client, r.Databases, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.Scope{}, scopeServerIndex, func(o client.Object) []string {
 		return []string{o.(*authlyv1.Scope).Spec.AuthServerRef.Name}
 	}); err != nil {
@@ -222,48 +175,8 @@ func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.Scope{}, builder.WithPredicates(entryChanged)).
-		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.scopesOfServer), builder.WithPredicates(authServerChanged)).
+		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.entriesIndexed(func() client.ObjectList { return &authlyv1.ScopeList{} }, scopeServerIndex)), builder.WithPredicates(authServerChanged)).
 		Named("scope").
 		WithOptions(controller.Options{MaxConcurrentReconciles: entryConcurrency}).
 		Complete(r)
-}
-
-func (r *ScopeReconciler) scopesOfServer(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list authlyv1.ScopeList
-	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{scopeServerIndex: obj.GetName()}); err != nil {
-		logf.FromContext(ctx).Error(err, "listing Scopes", "authServer", obj.GetName())
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, sc := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: sc.Namespace, Name: sc.Name}})
-	}
-	return reqs
-}
-
-func (r *ScopeReconciler) event(sc *authlyv1.Scope, typ, reason, message string) {
-	if r.Recorder != nil {
-		r.Recorder.Event(sc, typ, reason, message)
-	}
-}
-
-func (r *ScopeReconciler) clock() clock.PassiveClock {
-	if r.Clock != nil {
-		return r.Clock
-	}
-	return clock.RealClock{}
-}
-
-func (r *ScopeReconciler) resyncPeriod() time.Duration {
-	if r.ResyncPeriod > 0 {
-		return r.ResyncPeriod
-	}
-	return defaultEntryResync
-}
-
-func (r *ScopeReconciler) deletionTimeout() time.Duration {
-	if r.DeletionTimeout > 0 {
-		return r.DeletionTimeout
-	}
-	return defaultEntryDeletionTimeout
 }

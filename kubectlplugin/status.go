@@ -151,11 +151,7 @@ func writeStatus(out io.Writer, as *authlyv1.AuthServer, now time.Time) error {
 
 	row("")
 	row("Database:")
-	key := as.Spec.Database.SecretRef.Key
-	if key == "" {
-		key = "url"
-	}
-	row("  Secret:\t%s (key %s)", as.Spec.Database.SecretRef.Name, key)
+	row("  Secret:\t%s (key %s)", as.Spec.Database.SecretRef.Name, as.Spec.Database.URLKey())
 	row("  Connections:\t%s", connections(as))
 	if st.DatabaseSchemaVersion > 0 {
 		row("  Schema version:\t%d", st.DatabaseSchemaVersion)

@@ -228,14 +228,6 @@ type OAuthClient struct {
 	Status OAuthClientStatus `json:"status,omitempty"`
 }
 
-// EffectiveSecretName is spec.secretName, or "<name>-oauth" when it is empty.
-func (c *OAuthClient) EffectiveSecretName() string {
-	if c.Spec.SecretName != "" {
-		return c.Spec.SecretName
-	}
-	return c.Name + "-oauth"
-}
-
 // EffectiveTokenEndpointAuthMethod is spec.tokenEndpointAuthMethod, or the default for the
 // client's type when it is empty: none for a public client, client_secret_basic otherwise.
 func (c *OAuthClient) EffectiveTokenEndpointAuthMethod() TokenEndpointAuthMethod {

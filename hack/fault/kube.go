@@ -634,7 +634,7 @@ var registrationSteps = []step{
 	}},
 	{"Secret written", func(ctx context.Context, k *kubeEnv, name string) bool {
 		var s corev1.Secret
-		return k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name + "-oauth"}, &s) == nil
+		return k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name + authlyv1.OAuthClientSecretSuffix}, &s) == nil
 	}},
 	{"client registered", func(ctx context.Context, k *kubeEnv, name string) bool { return k.registered(ctx, name) }},
 	{"status Ready", func(ctx context.Context, k *kubeEnv, name string) bool {
@@ -650,7 +650,7 @@ var registrationSteps = []step{
 // registered reports whether the database holds a client managed by OAuthClient name.
 func (k *kubeEnv) registered(ctx context.Context, name string) bool {
 	var s corev1.Secret
-	if k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name + "-oauth"}, &s) != nil {
+	if k.c.Get(ctx, types.NamespacedName{Namespace: kubeNamespace, Name: name + authlyv1.OAuthClientSecretSuffix}, &s) != nil {
 		return false
 	}
 	c, err := k.store.GetClient(ctx, string(s.Data["client_id"]))

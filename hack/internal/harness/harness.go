@@ -48,7 +48,7 @@ func OAuthError(body []byte) string {
 // AuthServer says which AuthServer CreateAuthServer makes.
 type AuthServer struct {
 	Namespace, Name, Issuer string
-	// DatabaseSecret is the name of the Secret that holds DatabaseURL under "url".
+	// DatabaseSecret is the name of the Secret that holds DatabaseURL under the default key.
 	DatabaseSecret, DatabaseURL string
 }
 
@@ -60,7 +60,7 @@ func CreateAuthServer(ctx context.Context, c client.Client, as AuthServer) error
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: as.Namespace}},
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: as.Namespace, Name: as.DatabaseSecret},
-			Data:       map[string][]byte{"url": []byte(as.DatabaseURL)},
+			Data:       map[string][]byte{authlyv1.DefaultDatabaseURLKey: []byte(as.DatabaseURL)},
 		},
 		&authlyv1.AuthServer{
 			ObjectMeta: metav1.ObjectMeta{Namespace: as.Namespace, Name: as.Name},

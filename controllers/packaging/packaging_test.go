@@ -1,4 +1,4 @@
-package controllers_test
+package packaging_test
 
 import (
 	"bytes"
@@ -17,6 +17,9 @@ import (
 
 // The kustomize bases under config/ are what `kubectl apply -k config/default` installs;
 // these tests read them as the API server would, since no kubectl runs in the tests.
+
+// repoRoot is the repository's root, seen from this package's directory.
+const repoRoot = "../.."
 
 var yamlDocSeparator = regexp.MustCompile(`(?m)^---\s*$`)
 
@@ -100,17 +103,17 @@ func TestPackagingKustomizeBasesAreWellFormed(t *testing.T) {
 			}
 		}
 	}
-	visit(filepath.Join("..", "config", "default"))
+	visit(filepath.Join(repoRoot, "config", "default"))
 
 	var def kustomization
-	if err := yaml.Unmarshal(mustRead(t, filepath.Join("..", "config", "default", "kustomization.yaml")), &def); err != nil {
+	if err := yaml.Unmarshal(mustRead(t, filepath.Join(repoRoot, "config", "default", "kustomization.yaml")), &def); err != nil {
 		t.Fatal(err)
 	}
 	if def.Namespace != "authly-system" || def.NamePrefix != "authly-" || !slices.Equal(def.Resources, []string{"../crd", "../rbac", "../manager", "metrics_service.yaml"}) {
 		t.Errorf("config/default = %+v", def)
 	}
 	for _, dir := range []string{"crd", "rbac", "manager"} {
-		if !seen[filepath.Join("..", "config", dir)] {
+		if !seen[filepath.Join(repoRoot, "config", dir)] {
 			t.Errorf("config/default does not reach config/%s", dir)
 		}
 	}
@@ -129,7 +132,7 @@ func mustRead(t *testing.T, path string) []byte {
 // with the image `make deploy` substitutes, also as the server pods' image.
 func TestPackagingManagerDeployment(t *testing.T) {
 	var dep *appsv1.Deployment
-	for _, doc := range readDocs(t, filepath.Join("..", "config", "manager", "manager.yaml")) {
+	for _, doc := range readDocs(t, filepath.Join(repoRoot, "config", "manager", "manager.yaml")) {
 		var probe struct {
 			Kind string `json:"kind"`
 		}
@@ -181,7 +184,7 @@ func TestPackagingManagerDeployment(t *testing.T) {
 	if ps.ServiceAccountName != "controller-manager" {
 		t.Errorf("serviceAccountName = %q", ps.ServiceAccountName)
 	}
-	makefile := string(mustRead(t, filepath.Join("..", "Makefile")))
+	makefile := string(mustRead(t, filepath.Join(repoRoot, "Makefile")))
 	if !strings.Contains(makefile, `sed "s|image: controller:latest|image: $(IMG)|"`) {
 		t.Error("make deploy does not put IMG in place of the operator's controller:latest")
 	}
@@ -190,7 +193,7 @@ func TestPackagingManagerDeployment(t *testing.T) {
 // The generated role grants what the AuthServer reconciler does.
 func TestPackagingManagerRoleCoversTheAuthServerReconciler(t *testing.T) {
 	var role rbacv1.ClusterRole
-	docs := readDocs(t, filepath.Join("..", "config", "rbac", "role.yaml"))
+	docs := readDocs(t, filepath.Join(repoRoot, "config", "rbac", "role.yaml"))
 	if len(docs) != 1 {
 		t.Fatalf("role.yaml has %d documents", len(docs))
 	}
@@ -236,7 +239,7 @@ func TestPackagingManagerRoleCoversTheAuthServerReconciler(t *testing.T) {
 
 // The image: static, from a pinned builder, running as non-root with /authly as entrypoint.
 func TestPackagingDockerfile(t *testing.T) {
-	df := mustRead(t, filepath.Join("..", "Dockerfile"))
+	df := mustRead(t, filepath.Join(repoRoot, "Dockerfile"))
 	for _, want := range []string{
 		"FROM golang:1.26 AS builder",
 		"CGO_ENABLED=0",

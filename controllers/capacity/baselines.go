@@ -30,13 +30,13 @@ func Operations() []Operation {
 // Mix is each operation's share of the requests. The shares add up to 1.
 type Mix map[Operation]float64
 
-// DefaultMix is the seed's default operation mix.
+// DefaultMix is the performance guide's default operation mix.
 func DefaultMix() Mix {
 	return Mix{TokenGeneration: 0.3, TokenValidation: 0.4, Authorization: 0.2, Discovery: 0.1}
 }
 
 // Baselines is the throughput of each operation alone, in requests per second. The planner's
-// baselines are per CPU core; the seed's are per (8-core) server.
+// baselines are per CPU core; the performance guide's are per (8-core) server.
 type Baselines map[Operation]float64
 
 // DefaultBaselines are the requests per second one CPU core of the Authly server sustains
@@ -60,7 +60,7 @@ func DefaultBaselines() Baselines {
 	}
 }
 
-// SeedBaselines are the seed's BASELINE_METRICS: requests per second of one 8-core server,
+// SeedBaselines are the performance guide's BASELINE_METRICS: requests per second of one 8-core server,
 // as the performance guide's calculator assumes them. Only SeedPlan uses them.
 func SeedBaselines() Baselines {
 	return Baselines{

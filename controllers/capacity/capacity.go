@@ -7,11 +7,11 @@ Licensed under the Apache License, Version 2.0.
 // Package capacity turns an AuthServer's declared load into a number of replicas and
 // database pool sizes, and raises that plan when the observed load is higher.
 //
-// It follows the seed's capacity calculator (daily requests, a peak multiplier, an operation
+// It follows the performance guide's capacity calculator (daily requests, a peak multiplier, an operation
 // mix, a baseline throughput per operation, failover replicas, pool = connections needed + 5)
 // with two corrections. A mixed workload's throughput is the weighted harmonic mean of the
 // per-operation rates, 1 / sum(share_i / rate_i), because the time each request takes adds
-// up while rates do not: the seed's arithmetic mean lets a fast operation hide a slow one.
+// up while rates do not: the performance guide's arithmetic mean lets a fast operation hide a slow one.
 // And every pod's pool together must fit the database's connection budget, for the largest
 // number of pods the plan may ever run, so that scaling never needs a restart to shrink
 // pools.
@@ -31,16 +31,16 @@ import (
 
 // Defaults and fixed rules of the planner.
 const (
-	// DefaultPeakMultiplier is the seed's ratio of peak to average request rate.
+	// DefaultPeakMultiplier is the performance guide's ratio of peak to average request rate.
 	DefaultPeakMultiplier = 5.0
 	// DefaultCPUPerReplica is the CPU, in cores, a replica is planned with when neither
 	// capacity.cpuPerReplica nor resources.requests.cpu says.
 	DefaultCPUPerReplica = 1.0
 	// ShareTolerance is how far the operation shares may add up from 1.
 	ShareTolerance = 0.001
-	// ConnectionsPer1kRPS is the seed's database connections per 1000 requests a second.
+	// ConnectionsPer1kRPS is the performance guide's database connections per 1000 requests a second.
 	ConnectionsPer1kRPS = 1.5
-	// PoolHeadroom is the seed's spare connections on top of those the load needs.
+	// PoolHeadroom is the performance guide's spare connections on top of those the load needs.
 	PoolHeadroom = 5
 	// MinPoolMaxConns is the smallest pool a pod may have: one connection for requests, one
 	// for the LISTEN that keeps its caches and deny-list current.
@@ -126,7 +126,7 @@ type Plan struct {
 	// SurgeReplicas is Input.SurgeReplicas.
 	SurgeReplicas int32
 
-	// ConnectionsNeeded is the seed's database connections for the peak, all pods together.
+	// ConnectionsNeeded is the performance guide's database connections for the peak, all pods together.
 	ConnectionsNeeded int32
 	// ConnectionBudget is maxConnections minus reservedConnections.
 	ConnectionBudget int32

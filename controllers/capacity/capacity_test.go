@@ -15,10 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// seedMix is the operation mix of the seed's example: 1,000,000 requests a day, peak x4.
+// seedMix is the operation mix of the performance guide's example: 1,000,000 requests a day, peak x4.
 var seedMix = Mix{TokenGeneration: 0.25, TokenValidation: 0.45, Authorization: 0.25, Discovery: 0.05}
 
-// seedExample is the seed's example as an AuthServer would declare it, with the issue's
+// seedExample is the performance guide's example as an AuthServer would declare it, with the issue's
 // bounds and the CRD's default connection budget.
 func seedExample() Input {
 	return Input{
@@ -88,7 +88,7 @@ func TestComputeSeedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The harmonic mean of DefaultBaselines weighted by the seed's mix.
+	// The harmonic mean of DefaultBaselines weighted by the performance guide's mix.
 	b := DefaultBaselines()
 	wantPerReplica := 1 / (0.25/b[TokenGeneration] + 0.45/b[TokenValidation] + 0.25/b[Authorization] + 0.05/b[Discovery])
 	if !near(p.CapacityPerReplicaRPS, wantPerReplica, 1e-6) {
@@ -115,7 +115,7 @@ func TestComputeSeedExample(t *testing.T) {
 	}
 }
 
-// The seed's arithmetic mean lets a fast operation hide a slow one; the harmonic mean does
+// The performance guide's arithmetic mean lets a fast operation hide a slow one; the harmonic mean does
 // not: the mix can never serve more than the slow operation's rate over its share.
 func TestHarmonicMeanIsDominatedByTheSlowOperation(t *testing.T) {
 	slow := Baselines{TokenGeneration: 100, TokenValidation: 1e6, Authorization: 1e6, Discovery: 1e6}
@@ -370,15 +370,15 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// The seed's example both ways, on the seed's own 8-core baselines: at this load they agree
-// on the servers, but the seed overstates what a server does with this mix by 16%.
+// The performance guide's example both ways, on the performance guide's own 8-core baselines: at this load they agree
+// on the servers, but the performance guide overstates what a server does with this mix by 16%.
 func TestSeedExampleBothWays(t *testing.T) {
 	seed, err := SeedPlan(1_000_000, 4, seedMix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := seedExample()
-	in.Baselines = SeedBaselines() // one "core" here is the seed's whole server
+	in.Baselines = SeedBaselines() // one "core" here is the performance guide's whole server
 	ours, err := Compute(in)
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +397,7 @@ func TestSeedExampleBothWays(t *testing.T) {
 	}
 
 	// Where the slow operation dominates, they disagree on the servers: 40000 rps of pure
-	// authorization needs 5 of the seed's servers, but with 5% discovery the arithmetic mean
+	// authorization needs 5 of the performance guide's servers, but with 5% discovery the arithmetic mean
 	// claims 4 suffice.
 	mix := Mix{Authorization: 0.95, Discovery: 0.05}
 	seed, err = SeedPlan(dailyFor(40_000), 0, mix)

@@ -11,12 +11,12 @@ import (
 	"math"
 )
 
-// SeedResult is what the seed's CapacityPlanner.calculate_requirements returns, for the
+// SeedResult is what the performance guide's CapacityPlanner.calculate_requirements returns, for the
 // fields the operator has a use for.
 type SeedResult struct {
 	AverageRPS float64
 	PeakRPS    float64
-	// WeightedCapacityRPS is the seed's arithmetic mean of SeedBaselines by share.
+	// WeightedCapacityRPS is the performance guide's arithmetic mean of SeedBaselines by share.
 	WeightedCapacityRPS float64
 	ServersRecommended  int
 	ServersWithFailover int
@@ -25,10 +25,10 @@ type SeedResult struct {
 	RecommendedPoolSize int
 }
 
-// SeedPlan computes the plan the seed's performance guide computes: an arithmetic mean of
+// SeedPlan computes the plan the performance guide computes: an arithmetic mean of
 // its 8-core BASELINE_METRICS weighted by share, one extra server for failover, and a pool
 // of the connections needed plus 5. It is kept for comparison with Compute; a mix nil means
-// DefaultMix and a peakMultiplier 0 means DefaultPeakMultiplier, as in the seed.
+// DefaultMix and a peakMultiplier 0 means DefaultPeakMultiplier, as in the performance guide.
 func SeedPlan(dailyRequests int64, peakMultiplier float64, mix Mix) (SeedResult, error) {
 	var errs []error
 	if dailyRequests <= 0 {

@@ -121,10 +121,10 @@ func TestSeedPerCore(t *testing.T) {
 		t.Errorf("seedPerCore(password, 200) = %v, %v", v, ok)
 	}
 	if _, ok := seedPerCore("password", 20); ok {
-		t.Error("seedPerCore has a figure for a level the seed did not publish")
+		t.Error("seedPerCore has a figure for a level the performance guide did not publish")
 	}
 	if _, ok := seedPerCore("jwks", 10); ok {
-		t.Error("seedPerCore has a figure for an operation the seed did not publish")
+		t.Error("seedPerCore has a figure for an operation the performance guide did not publish")
 	}
 }
 

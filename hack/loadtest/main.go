@@ -8,7 +8,7 @@
 // points, so that the machine's drift moves both alike; ceilings are timed in a child
 // process set up like the server (`loadtest ceiling`).
 //
-// Output, under --out: REPORT.md (the seed's table layout), results.json (raw numbers)
+// Output, under --out: REPORT.md (the performance guide's table layout), results.json (raw numbers)
 // and PNG plots (throughput, p95 and efficiency against concurrency).
 //
 //	go run ./hack/loadtest --authly bin/authly --out bench/results

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// reportOrder is the order of the report's tables: the seed's five first, as it has them.
+// reportOrder is the order of the report's tables: the performance guide's five first, as it has them.
 var reportOrder = []string{
 	"password", "refresh", "authorize", "code", "code_openid_rs256", "code_openid_es256", "discovery",
 	"jwks", "client_credentials", "introspection", "userinfo", "hello",
@@ -103,8 +103,8 @@ func renderReport(r *results, plots []chart) string {
 	}
 
 	w("## Results\n\n")
-	w("Tables in the seed's layout, with three columns more: CPU seconds of the server and of Postgres during\n"+
-		"the point and requests per CPU-second; then the seed's published requests/s per core (its figure / %d,\n"+
+	w("Tables in the performance guide's layout, with three columns more: CPU seconds of the server and of Postgres during\n"+
+		"the point and requests per CPU-second; then the performance guide's published requests/s per core (its figure / %d,\n"+
 		"for its 8-core machine) where it has the operation, and our requests per CPU-second over hello-world's at\n"+
 		"the same concurrency (measured just before the point when the scenario has hello-world references). The\n"+
 		"scenarios whose target is relative to a ceiling have a last column over that ceiling, timed again just\n"+
@@ -232,7 +232,7 @@ func relativeTo(v, ref float64) string {
 	return ratio(v/ref) + "×"
 }
 
-// thousands formats a count with thousands separators, as the seed's tables do.
+// thousands formats a count with thousands separators, as the performance guide's tables do.
 func thousands(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "—"

@@ -262,7 +262,7 @@ func rereport(dir, baseline string) error {
 	return r.write(dir)
 }
 
-// seedTable is one of the seed's published tables (8 cores).
+// seedTable is one of the performance guide's published tables (8 cores).
 type seedTable struct {
 	Title string
 	Conc  []int
@@ -270,10 +270,10 @@ type seedTable struct {
 	P95Ms []float64
 }
 
-// seedCores is the core count of the seed's test machine.
+// seedCores is the core count of the performance guide's test machine.
 const seedCores = 8
 
-// seedTables are the seed's figures (authly-performance-guide.md, "Benchmark Results").
+// seedTables are the performance guide's figures (authly-performance-guide.md, "Benchmark Results").
 var seedTables = map[string]seedTable{
 	"password":  {"Password Grant Performance", []int{1, 10, 50, 100, 200}, []float64{145, 1250, 4800, 8200, 12500}, []float64{12, 18, 28, 35, 48}},
 	"refresh":   {"Token Refresh Performance", []int{1, 10, 50, 100, 200}, []float64{180, 1650, 6200, 11800, 18400}, []float64{9, 12, 19, 22, 31}},
@@ -282,7 +282,7 @@ var seedTables = map[string]seedTable{
 	"discovery": {"Discovery Endpoint Performance", []int{1, 10, 50, 100, 200}, []float64{340, 3200, 14500, 26800, 42000}, []float64{4, 5, 7, 8, 12}},
 }
 
-// seedPerCore is the seed's requests per second per core at conc, if it published one.
+// seedPerCore is the performance guide's requests per second per core at conc, if it published one.
 func seedPerCore(key string, conc int) (float64, bool) {
 	t, ok := seedTables[key]
 	if !ok {

@@ -35,7 +35,7 @@ type scenario struct {
 	Title    string // heading in the report
 	Endpoint string // what is requested, shown under the heading
 	Notes    string // how the requests are made distinct, and what each costs
-	// Seed names the seed's table with the same operation, if it has one.
+	// Seed names the performance guide's table with the same operation, if it has one.
 	Seed string
 
 	// prepare, when set, stores n single-use credentials in the database before a point;

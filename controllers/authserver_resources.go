@@ -218,9 +218,8 @@ func serverSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar
 //
 // Go's default is every core of the node when the container has no CPU limit, and at least
 // 2 under one. A replica planned for one core then runs two or more threads that, whenever
-// the server waits for Postgres or the network, spin looking for work and wake each other:
-// on the benchmark machine a refresh grant at 1 and 10 concurrent clients cost about 40 %
-// more CPU with GOMAXPROCS 2 than 1 (8-78 % across interleaved runs).
+// the server waits for Postgres or the network, spin looking for work and wake each other,
+// which costs CPU per request for nothing (bench/results/REPORT.md measures it).
 func serverGOMAXPROCS(as *authlyv1.AuthServer, plan capacity.Plan) int {
 	cores := plan.CPUPerReplica
 	if q := as.Spec.Resources.Requests.Cpu(); cores == 0 && !q.IsZero() {

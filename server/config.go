@@ -15,11 +15,10 @@ import (
 // GCPercent is the server's garbage collection target unless GOGC says otherwise
 // (the `authly server` command applies it; the load tool times its ceilings under it too).
 // Its live heap is small (caches of clients, keys and revoked ids), but every request
-// allocates: an ES256 signature alone allocates about 6 KiB inside crypto/ecdsa, and an
-// argon2id verification its whole 19 MiB. At the default of 100 the collector runs many
-// times a second under load; at 400 it runs a quarter as often, which measured 15% more
-// client_credentials and 25% more authorize requests per CPU-second on the benchmark
-// machine (bench/results/REPORT.md) for a heap a few tens of MiB larger.
+// allocates (an ES256 signature inside crypto/ecdsa, an argon2id verification its whole
+// memory cost). At the default of 100 the collector runs many times a second under load; at
+// 400 it runs a quarter as often, for a heap a few tens of MiB larger. What that buys in
+// requests per CPU-second is measured in bench/results/REPORT.md.
 const GCPercent = 400
 
 // Config is everything the server is told; the `authly server` command fills it from flags

@@ -47,9 +47,8 @@ type Options struct {
 	OnListenError func(err error)
 	// CombineSlots bounds the combined statements of one kind (refresh-token rotations,
 	// code redemptions) running at once; zero means an eighth of the pool, at least one.
-	// Fewer slots make larger batches under load: with a pool of 8 on the 2-core benchmark
-	// machine, one slot gave up to 30% more refreshes and code exchanges per CPU-second
-	// at 10 and 50 concurrent clients than two, and a lower p95.
+	// Fewer slots make larger batches under load, so more refreshes and code exchanges per
+	// CPU-second and a lower p95 (measured in bench/results/REPORT.md).
 	CombineSlots int
 }
 

@@ -219,7 +219,8 @@ func serverSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar
 // Go's default is every core of the node when the container has no CPU limit, and at least
 // 2 under one. A replica planned for one core then runs two or more threads that, whenever
 // the server waits for Postgres or the network, spin looking for work and wake each other,
-// which costs CPU per request for nothing (bench/results/REPORT.md measures it).
+// which costs CPU per request for nothing (measured when this was written, its commit has
+// the figures; bench/results/REPORT.md runs the server at GOMAXPROCS 1 for that reason).
 func serverGOMAXPROCS(as *authlyv1.AuthServer, plan capacity.Plan) int {
 	cores := plan.CPUPerReplica
 	if q := as.Spec.Resources.Requests.Cpu(); cores == 0 && !q.IsZero() {

@@ -18,7 +18,8 @@ import (
 // allocates (an ES256 signature inside crypto/ecdsa, an argon2id verification its whole
 // memory cost). At the default of 100 the collector runs many times a second under load; at
 // 400 it runs a quarter as often, for a heap a few tens of MiB larger. What that buys in
-// requests per CPU-second is measured in bench/results/REPORT.md.
+// requests per CPU-second was measured when it was chosen (its commit says how much);
+// bench/results/REPORT.md has the server's current figures.
 const GCPercent = 400
 
 // Config is everything the server is told; the `authly server` command fills it from flags

@@ -48,7 +48,8 @@ type Options struct {
 	// CombineSlots bounds the combined statements of one kind (refresh-token rotations,
 	// code redemptions) running at once; zero means an eighth of the pool, at least one.
 	// Fewer slots make larger batches under load, so more refreshes and code exchanges per
-	// CPU-second and a lower p95 (measured in bench/results/REPORT.md).
+	// CPU-second and a lower p95 (measured when this default was chosen; its commit has the
+	// figures, bench/results/REPORT.md the current ones).
 	CombineSlots int
 }
 

@@ -2,7 +2,6 @@ package credentials
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 )
 
@@ -42,19 +41,4 @@ func ValidChallenge(c string) bool {
 	var b [32]byte
 	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(c))
 	return err == nil && n == len(b)
-}
-
-// ChallengeMatches reports whether verifier is well formed and its S256 challenge equals
-// challenge, comparing in constant time. This is the check the token endpoint makes when a
-// code is redeemed.
-func ChallengeMatches(verifier, challenge string) bool {
-	if !ValidVerifier(verifier) || !ValidChallenge(challenge) {
-		return false
-	}
-	sum := sha256.Sum256([]byte(verifier))
-	var want [32]byte
-	if _, err := base64.RawURLEncoding.Strict().Decode(want[:], []byte(challenge)); err != nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
 }

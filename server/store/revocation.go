@@ -21,15 +21,6 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 	return wrap("access_revoke", err)
 }
 
-// IsAccessTokenRevoked reports whether jti is on the deny-list. Replicas answer this from
-// memory (ListRevokedTokens and Listen); this is the authoritative check.
-func (s *Store) IsAccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
-	defer s.done("access_is_revoked", s.start())
-	var revoked bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)`, jti).Scan(&revoked)
-	return revoked, wrap("access_is_revoked", err)
-}
-
 // ListRevokedTokens returns the deny-list entries that have not expired at now, soonest
 // expiry first.
 func (s *Store) ListRevokedTokens(ctx context.Context, now time.Time) ([]RevokedToken, error) {
@@ -65,14 +56,6 @@ var revokeSubjectSQL = `WITH cut AS (
 	RETURNING code_hash
 )
 SELECT ` + notifySQL(ChangeCutoff, "kind || ':' || subject") + ` FROM cut`
-
-// RevokeClientTokens revokes every token of the client: a cutoff at now for its access
-// tokens, and its refresh tokens and unredeemed codes.
-func (s *Store) RevokeClientTokens(ctx context.Context, clientID string, now time.Time) error {
-	defer s.done("client_revoke_tokens", s.start())
-	_, err := s.pool.Exec(ctx, revokeSubjectSQL, string(CutoffClient), clientID, now, clientID, nil)
-	return wrap("client_revoke_tokens", err)
-}
 
 // RevokeUserTokens revokes every token of the user, across clients: a cutoff at now for
 // their access tokens, and their refresh tokens and unredeemed codes. Their sessions stay

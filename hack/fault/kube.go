@@ -182,7 +182,7 @@ func (k *kubeEnv) startOperator() (*operatorProc, error) {
 		"--health-probe-bind-address", probe,
 		"--namespaces", kubeNamespace,
 	)
-	op.cmd.Env = environWithoutAuthly()
+	op.cmd.Env = harness.EnvironWithoutAuthly()
 	op.cmd.Stdout, op.cmd.Stderr = logFile, logFile
 	op.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := op.cmd.Start(); err != nil {
@@ -475,7 +475,7 @@ func (k *kubeEnv) apiserverRestart(ctx context.Context) *result {
 	at, err := k.settle(ctx, wants)
 	if err != nil {
 		res.recovered = false
-		res.problem("%v; the operator's log ends with: %s", err, tail(k.logPath, 3))
+		res.problem("%v; the operator's log ends with: %s", err, harness.LogTail(k.logPath, 3))
 	} else {
 		res.recovery = at.Sub(back)
 	}
@@ -600,7 +600,7 @@ func (k *kubeEnv) managerKill(ctx context.Context) *result {
 	at, err := k.settle(ctx, wants)
 	if err != nil {
 		res.recovered = false
-		res.problem("%v; the operator's log ends with: %s", err, tail(k.logPath, 3))
+		res.problem("%v; the operator's log ends with: %s", err, harness.LogTail(k.logPath, 3))
 	} else {
 		res.recovery = at.Sub(back)
 	}
@@ -735,7 +735,7 @@ func (k *kubeEnv) managerKillSteps(ctx context.Context) *result {
 	at, err := k.settle(ctx, wants)
 	if err != nil {
 		res.recovered = false
-		res.problem("%v; the operator's log ends with: %s", err, tail(k.logPath, 3))
+		res.problem("%v; the operator's log ends with: %s", err, harness.LogTail(k.logPath, 3))
 	} else {
 		res.recovery = at.Sub(back)
 	}

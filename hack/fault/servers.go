@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -163,7 +162,7 @@ func (r *replica) startAsync(bin string) error {
 	}
 	defer func() { _ = logFile.Close() }()
 	cmd := exec.Command(bin, r.args...)
-	cmd.Env = environWithoutAuthly()
+	cmd.Env = harness.EnvironWithoutAuthly()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Own process group (a Ctrl-C reaches the suite, which stops children in order) and
 	// tied to the suite's life.
@@ -203,10 +202,10 @@ func (r *replica) waitReady(ctx context.Context, timeout time.Duration) error {
 			return nil
 		}
 		if !r.running() {
-			return fmt.Errorf("replica %d exited before it was ready:\n%s", r.idx, tail(r.logPath, 10))
+			return fmt.Errorf("replica %d exited before it was ready:\n%s", r.idx, harness.LogTail(r.logPath, 10))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("replica %d not ready within %s:\n%s", r.idx, timeout, tail(r.logPath, 10))
+			return fmt.Errorf("replica %d not ready within %s:\n%s", r.idx, timeout, harness.LogTail(r.logPath, 10))
 		}
 		select {
 		case <-ctx.Done():
@@ -306,28 +305,4 @@ func (e *serverEnv) stopAll() {
 	if pg != nil {
 		pg.Stop()
 	}
-}
-
-// environWithoutAuthly is this process's environment minus AUTHLY_* variables, so that
-// nothing but the flags configures the servers under test.
-func environWithoutAuthly() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AUTHLY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
@@ -178,7 +179,7 @@ func (e *env) startServer(ctx context.Context, o options) error {
 		return fmt.Errorf("start server: %w", err)
 	}
 	if err := waitReady(ctx, e.server, e.serverURL+"/ready", 60*time.Second); err != nil {
-		return fmt.Errorf("server: %w\n%s", err, tail(e.serverLog, 15))
+		return fmt.Errorf("server: %w\n%s", err, harness.LogTail(e.serverLog, 15))
 	}
 	return nil
 }
@@ -210,22 +211,10 @@ func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 }
 
-// environWithoutAuthly is this process's environment minus AUTHLY_* variables, so that
-// nothing but the flags configures the server under test.
-func environWithoutAuthly() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AUTHLY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // serverEnviron is the environment of the server and hello-world processes: ours, without
 // AUTHLY_* and with GOMAXPROCS set when --server-cpus asks for it.
 func serverEnviron(o options) []string {
-	env := slices.DeleteFunc(environWithoutAuthly(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
+	env := slices.DeleteFunc(harness.EnvironWithoutAuthly(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
 	if o.serverCPUs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(o.serverCPUs))
 	}
@@ -312,18 +301,6 @@ func freePort() (int, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func logf(format string, a ...any) {

@@ -3,10 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/authly-dev/authly-operator/hack/benchhost"
 
 	"github.com/authly-dev/authly-operator/server/credentials"
 )

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/authly-dev/authly-operator/hack/benchhost"
+	"github.com/authly-dev/authly-operator/hack/internal/harness"
 )
 
 // maxRequestsPerPoint bounds a point by count as --duration bounds it by time.
@@ -152,7 +154,7 @@ func (r *runner) runPass(ctx context.Context, hc *http.Client, scenarios map[str
 		logf("%s: %v", sc.Name, err)
 		if !alive(r.env.server) {
 			r.rep.Interrupted = true
-			logf("the server exited:\n%s", tail(r.env.serverLog, 20))
+			logf("the server exited:\n%s", harness.LogTail(r.env.serverLog, 20))
 			return
 		}
 	}

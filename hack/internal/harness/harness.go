@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +34,32 @@ func FreePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// EnvironWithoutAuthly is this process's environment minus AUTHLY_* variables, so that
+// nothing but their flags configures the servers a tool starts.
+func EnvironWithoutAuthly() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AUTHLY_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// LogTail is the last n lines of the file at path (a child process's log), "" when it
+// cannot be read.
+func LogTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // OAuthError is the "error" member of an RFC 6749 error answer, if the body is one.

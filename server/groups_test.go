@@ -117,4 +117,3 @@ func userinfoGroups(t *testing.T, e *testEnv, r *rp, tok *oauth2.Token) []string
 	}
 	return groups
 }
-

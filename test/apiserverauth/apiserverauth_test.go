@@ -392,4 +392,3 @@ func newCA(t *testing.T) (caPEM []byte, leaf tls.Certificate) {
 	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	return caPEM, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
-

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/admin"
@@ -18,6 +19,7 @@ type adminBackend interface {
 	deleteClient(ctx context.Context, id string) error
 	rotateSecret(ctx context.Context, id string, grace time.Duration) (admin.Client, error)
 	createUser(ctx context.Context, req admin.UserRequest) (admin.User, error)
+	setUserGroups(ctx context.Context, id string, groups []string) (admin.User, error)
 	createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error)
 	close()
 }
@@ -88,6 +90,17 @@ func (b *databaseBackend) createUser(ctx context.Context, req admin.UserRequest)
 	return admin.ViewUser(u), nil
 }
 
+func (b *databaseBackend) setUserGroups(ctx context.Context, id string, groups []string) (admin.User, error) {
+	if _, err := b.reg.SetUserGroups(ctx, id, groups); err != nil {
+		return admin.User{}, err
+	}
+	u, err := b.st.GetUser(ctx, id)
+	if err != nil {
+		return admin.User{}, fmt.Errorf("read user %s back: %w", id, err)
+	}
+	return admin.ViewUser(u), nil
+}
+
 func (b *databaseBackend) createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error) {
 	s := &store.Scope{Name: req.Name, Description: req.Description, Default: req.Default}
 	if err := b.reg.CreateScope(ctx, s); err != nil {
@@ -131,6 +144,10 @@ func (b *apiBackend) rotateSecret(ctx context.Context, id string, grace time.Dur
 
 func (b *apiBackend) createUser(ctx context.Context, req admin.UserRequest) (admin.User, error) {
 	return b.remote.CreateUser(ctx, req)
+}
+
+func (b *apiBackend) setUserGroups(ctx context.Context, id string, groups []string) (admin.User, error) {
+	return b.remote.SetUserGroups(ctx, id, groups)
 }
 
 func (b *apiBackend) createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error) {

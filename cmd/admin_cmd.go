@@ -212,8 +212,29 @@ func newAdminUserCommand(env *adminEnv) *cobra.Command {
 	f.StringVar(&req.Name, "name", "", "full name")
 	f.BoolVar(&req.EmailVerified, "email-verified", false, "mark the email as verified")
 	f.BoolVar(&req.Admin, "admin", false, "may receive the admin:* scopes")
+	f.StringSliceVar(&req.Groups, "groups", nil, "the user's groups, comma-separated (the groups claim)")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
-	cmd.AddCommand(create)
+
+	var groups []string
+	setGroups := &cobra.Command{
+		Use:   "set-groups USER_ID",
+		Short: "Replace a user's groups (--groups= with nothing removes every group); tokens already issued keep theirs until they expire",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("groups") {
+				return fmt.Errorf("--groups is required (--groups= removes every group)")
+			}
+			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
+				u, err := b.setUserGroups(ctx, args[0], groups)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), u)
+			})
+		},
+	}
+	setGroups.Flags().StringSliceVar(&groups, "groups", nil, "the user's new groups, comma-separated")
+	cmd.AddCommand(create, setGroups)
 	return cmd
 }
 

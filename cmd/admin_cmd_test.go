@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,11 +123,28 @@ func TestAdminCLIOverTheAPIAndTheDatabase(t *testing.T) {
 				t.Error("deleting a deleted client succeeded")
 			}
 			var u admin.User
-			if err := json.Unmarshal([]byte(run("user password\n", "user", "create", "--username", id, "--password-stdin")), &u); err != nil {
+			if err := json.Unmarshal([]byte(run("user password\n", "user", "create", "--username", id, "--groups", "dev,ops:readers", "--password-stdin")), &u); err != nil {
 				t.Fatal(err)
 			}
-			if u.Username != id || u.ID == "" {
+			if u.Username != id || u.ID == "" || !slices.Equal(u.Groups, []string{"dev", "ops:readers"}) {
 				t.Errorf("user: %+v", u)
+			}
+			if err := json.Unmarshal([]byte(run("", "user", "set-groups", u.ID, "--groups", "team/platform")), &u); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(u.Groups, []string{"team/platform"}) || u.Username != id {
+				t.Errorf("user after set-groups: %+v", u)
+			}
+			if err := json.Unmarshal([]byte(run("", "user", "set-groups", u.ID, "--groups=")), &u); err != nil {
+				t.Fatal(err)
+			}
+			if u.Groups == nil || len(u.Groups) != 0 {
+				t.Errorf("groups after set-groups --groups=: %#v", u.Groups)
+			}
+			for _, bad := range [][]string{{"set-groups", u.ID}, {"set-groups", u.ID, "--groups", "a b"}, {"set-groups", "00000000-0000-4000-8000-000000000000", "--groups", "dev"}} {
+				if _, err := runCLI(t, "", append(append([]string{"admin", "user"}, bad...), mode.flags...)...); err == nil {
+					t.Errorf("authly admin user %s succeeded", strings.Join(bad, " "))
+				}
 			}
 			var s admin.Scope
 			if err := json.Unmarshal([]byte(run("", "scope", "create", "--name", id+":read", "--description", "d")), &s); err != nil {

@@ -361,7 +361,7 @@ func TestUpdates(t *testing.T) {
 			"", ""},
 		{"client scopes and redirects changed", "OAuthClient", validClient,
 			func(s map[string]any) {
-				s["scopes"] = []any{"openid", "orders:read"}
+				s["scopes"] = []any{"openid", "groups", "orders:read"}
 				s["redirectUris"] = []any{"https://app.example.com/cb", "https://app.example.com/cb2"}
 			},
 			"", ""},

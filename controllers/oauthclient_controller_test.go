@@ -32,7 +32,7 @@ func (f *fixture) newOAuthClient(name string, mutate func(*authlyv1.OAuthClient)
 			AuthServerRef:             authlyv1.ServerReference{Name: testServer},
 			GrantTypes:                []authlyv1.GrantType{authlyv1.GrantAuthorizationCode, authlyv1.GrantRefreshToken},
 			RedirectURIs:              []string{"https://" + name + ".team-a.example.com/callback"},
-			Scopes:                    []string{"openid", "profile"},
+			Scopes:                    []string{"openid", "profile", "groups"},
 			SecretRotationGracePeriod: &metav1.Duration{Duration: time.Hour},
 		},
 	}
@@ -166,7 +166,7 @@ func TestOAuthClientLifecycle(t *testing.T) {
 		ID: st.ClientID, Name: "web", Type: store.Confidential,
 		RedirectURIs: []string{"https://web.team-a.example.com/callback"}, PostLogoutRedirectURIs: []string{},
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scopes: []string{"openid", "profile"}, TokenEndpointAuthMethod: "client_secret_basic",
+		Scopes: []string{"openid", "profile", "groups"}, TokenEndpointAuthMethod: "client_secret_basic",
 		SecretHash: row.SecretHash, ManagedBy: "k8s:" + f.ns + "/web",
 	}
 	if diff := cmp.Diff(wantRow, row, cmpClientRow); diff != "" {

@@ -215,6 +215,8 @@ func testBadAdminInput(t *testing.T, f *badFixture) {
 		t.Fatalf("admin token: %d %s", tok.status, tok.ErrorDescription)
 	}
 
+	grace := e.user("grace", "long enough password")
+
 	type adminCase struct {
 		name, method, path, body, token string
 		field, description              string
@@ -253,11 +255,17 @@ func testBadAdminInput(t *testing.T, f *badFixture) {
 			{"/admin/users", "email", `{"username":"bob","email":@,"password":"long enough password"}`},
 			{"/admin/users", "name", `{"username":"bob","name":@,"password":"long enough password"}`},
 			{"/admin/users", "password", `{"username":"bob","password":@}`},
+			{"/admin/users", "groups[1]", `{"username":"bob","password":"long enough password","groups":["dev",@]}`},
+			{"/admin/users/" + grace.ID + "/groups", "groups[0]", `{"groups":[@]}`},
 			{"/admin/scopes", "name", `{"name":@}`},
 			{"/admin/scopes", "description", `{"name":"orders:x","description":@}`},
 		}
 		for _, b := range bodies {
-			c := adminCase{name: "body " + b.path + " " + b.field + "/" + bv.name, method: http.MethodPost, path: b.path,
+			method := http.MethodPost
+			if strings.HasSuffix(b.path, "/groups") {
+				method = http.MethodPut
+			}
+			c := adminCase{name: "body " + strings.Replace(b.path, grace.ID, "{id}", 1) + " " + b.field + "/" + bv.name, method: method, path: b.path,
 				body: strings.Replace(b.template, "@", jsonString(bv.value), 1), field: b.field, description: b.field + " " + reason}
 			switch reason {
 			case reasonUTF8:

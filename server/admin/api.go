@@ -127,6 +127,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"PUT /admin/users/{id}", ScopeUsersWrite, a.updateUser},
 		{"DELETE /admin/users/{id}", ScopeUsersWrite, a.deleteUser},
 		{"POST /admin/users/{id}/password", ScopeUsersWrite, a.resetPassword},
+		{"PUT /admin/users/{id}/groups", ScopeUsersWrite, a.setGroups},
 		{"GET /admin/users/{id}/sessions", ScopeUsersRead, a.listSessions},
 		{"DELETE /admin/users/{id}/sessions", ScopeUsersWrite, a.endSessions},
 

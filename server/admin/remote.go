@@ -110,6 +110,12 @@ func (c *Remote) CreateUser(ctx context.Context, req UserRequest) (User, error) 
 	return out, c.Do(ctx, http.MethodPost, "/admin/users", req, &out)
 }
 
+// SetUserGroups replaces the groups of the user with that id.
+func (c *Remote) SetUserGroups(ctx context.Context, id string, groups []string) (User, error) {
+	var out User
+	return out, c.Do(ctx, http.MethodPut, "/admin/users/"+url.PathEscape(id)+"/groups", GroupsRequest{Groups: nonNil(groups)}, &out)
+}
+
 // CreateScope creates a scope.
 func (c *Remote) CreateScope(ctx context.Context, req ScopeRequest) (Scope, error) {
 	var out Scope

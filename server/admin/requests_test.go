@@ -78,6 +78,19 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"password through PUT", "PUT", "/admin/users/" + user.ID, `{"username":"victor","password":"long enough password"}`, 400, "password", nil, "/password"},
 		{"user id field", "PUT", "/admin/users/" + user.ID, `{"id":"x","username":"victor"}`, 400, "id", nil, "path"},
 		{"short reset password", "POST", "/admin/users/" + user.ID + "/password", `{"password":"1234567"}`, 400, "password", nil, ""},
+		{"group with a space", "POST", "/admin/users", `{"username":"pat","password":"long enough password","groups":["dev","ops team"]}`,
+			400, "groups[1]", nil, "A-Za-z0-9"},
+		{"group with a control character", "PUT", "/admin/users/" + user.ID, `{"username":"victor","groups":["dev\u0007"]}`, 400, "groups[0]", nil, ""},
+		{"group too long", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":["` + strings.Repeat("g", 129) + `"]}`, 400, "groups[0]", nil, "128"},
+		{"empty group", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":[""]}`, 400, "groups[0]", nil, ""},
+		{"group starting with punctuation", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":["-dev"]}`, 400, "groups[0]", nil, "starting"},
+		{"group listed twice", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":["dev","ops","dev"]}`, 400, "groups[2]", nil, "twice"},
+		{"too many groups", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":[` + manyGroups(65) + `]}`, 400, "groups", nil, "at most 64"},
+		{"groups not a list", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":"dev"}`, 400, "groups", nil, "array"},
+		{"groups of strings", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":[1]}`, 400, "groups", nil, ""},
+		{"groups typo", "PUT", "/admin/users/" + user.ID + "/groups", `{"group":["dev"]}`, 400, "group", nil, "unknown field"},
+		{"several bad groups", "PUT", "/admin/users/" + user.ID + "/groups", `{"groups":["a b","ok","c\td"]}`,
+			400, "groups[0]", []string{"groups[0]", "groups[2]"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,6 +169,15 @@ func TestContentTypeAndSize(t *testing.T) {
 	want(t, "no optional body", e.doCT("POST", "/admin/clients/cc-client/secret", tokAll, "", ""), 200)
 }
 
+// manyGroups is n distinct group names as JSON strings, comma-separated.
+func manyGroups(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = `"g` + strings.Repeat("x", i) + `"`
+	}
+	return strings.Join(names, ",")
+}
+
 func TestScopeEnforcement(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -195,6 +217,7 @@ func TestScopeEnforcement(t *testing.T) {
 		{"PUT", "/admin/users/x", admin.ScopeUsersWrite},
 		{"DELETE", "/admin/users/x", admin.ScopeUsersWrite},
 		{"POST", "/admin/users/x/password", admin.ScopeUsersWrite},
+		{"PUT", "/admin/users/x/groups", admin.ScopeUsersWrite},
 		{"GET", "/admin/users/x/sessions", admin.ScopeUsersRead},
 		{"DELETE", "/admin/users/x/sessions", admin.ScopeUsersWrite},
 		{"GET", "/admin/status", admin.ScopeSystemRead},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,38 @@ func TestUsersRoundTrip(t *testing.T) {
 	if ok, _ := credentials.VerifyPassword(stored.PasswordHash, "first password"); !ok {
 		t.Error("PUT changed the password")
 	}
+	if got.Groups == nil || len(got.Groups) != 0 {
+		t.Errorf("groups of a user in none: %#v, want []", got.Groups)
+	}
+
+	// Groups: set on PUT with the profile, or alone on PUT .../groups; shown on every read.
+	r = e.do("PUT", "/admin/users/"+alice.ID, tokAll, `{"username":"alice","email":"alice@corp.example","admin":true,"groups":["dev","ops:readers"]}`)
+	want(t, "update with groups", r, http.StatusOK)
+	r.json(t, &got)
+	if !slices.Equal(got.Groups, []string{"dev", "ops:readers"}) {
+		t.Errorf("groups after PUT: %v", got.Groups)
+	}
+	r = e.do("PUT", "/admin/users/"+alice.ID+"/groups", tokAll, `{"groups":["team/platform"]}`)
+	want(t, "set groups", r, http.StatusOK)
+	r.json(t, &got)
+	if !slices.Equal(got.Groups, []string{"team/platform"}) || got.Email != "alice@corp.example" || got.UpdatedAt.Before(got.CreatedAt) {
+		t.Errorf("after set groups: %+v", got)
+	}
+	r = e.do("GET", "/admin/users/"+alice.ID, tokRead, "")
+	var read admin.User
+	r.json(t, &read)
+	if d := cmp.Diff(got, read, cmpTimes); d != "" {
+		t.Errorf("get after set groups (-answer +get):\n%s", d)
+	}
+	r = e.do("PUT", "/admin/users/"+alice.ID+"/groups", tokAll, `{"groups":[]}`)
+	want(t, "clear groups", r, http.StatusOK)
+	r.json(t, &got)
+	if got.Groups == nil || len(got.Groups) != 0 {
+		t.Errorf("groups after clearing: %#v", got.Groups)
+	}
+	want(t, "set groups of unknown", e.do("PUT", "/admin/users/00000000-0000-4000-8000-000000000000/groups", tokAll, `{"groups":["dev"]}`), http.StatusNotFound)
+	want(t, "set groups of not a uuid", e.do("PUT", "/admin/users/alice/groups", tokAll, `{"groups":["dev"]}`), http.StatusNotFound)
+
 	r = e.do("PUT", "/admin/users/"+alice.ID, tokAll, `{"username":"bob"}`)
 	want(t, "rename onto another user", r, http.StatusConflict)
 	want(t, "update unknown", e.do("PUT", "/admin/users/00000000-0000-4000-8000-000000000000", tokAll, `{"username":"x"}`), http.StatusNotFound)

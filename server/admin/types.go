@@ -87,6 +87,7 @@ type User struct {
 	FamilyName    string    `json:"family_name"`
 	Disabled      bool      `json:"disabled"`
 	Admin         bool      `json:"admin"`
+	Groups        []string  `json:"groups"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -103,7 +104,16 @@ type UserRequest struct {
 	FamilyName    string `json:"family_name,omitempty"`
 	Disabled      bool   `json:"disabled,omitempty"`
 	Admin         bool   `json:"admin,omitempty"`
-	Password      string `json:"password,omitempty"`
+	// Groups are the user's groups (the groups claim); on PUT, as every field, they replace
+	// the user's, so leaving them out removes the user from every group.
+	Groups   []string `json:"groups,omitempty"`
+	Password string   `json:"password,omitempty"`
+}
+
+// GroupsRequest is the body of PUT /admin/users/{id}/groups: the user's groups, replacing
+// theirs ([] removes them from every group).
+type GroupsRequest struct {
+	Groups []string `json:"groups"`
 }
 
 // PasswordRequest is the body of POST /admin/users/{id}/password.
@@ -194,7 +204,7 @@ func ViewUser(u *store.User) User {
 	return User{
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name,
 		GivenName: u.GivenName, FamilyName: u.FamilyName, Disabled: u.Disabled, Admin: u.Admin,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Groups: nonNil(u.Groups), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
@@ -204,6 +214,7 @@ func (req *UserRequest) StoreUser(id string) *store.User {
 	return &store.User{
 		ID: id, Username: req.Username, Email: req.Email, EmailVerified: req.EmailVerified, Name: req.Name,
 		GivenName: req.GivenName, FamilyName: req.FamilyName, Disabled: req.Disabled, Admin: req.Admin,
+		Groups: req.Groups,
 	}
 }
 

@@ -86,6 +86,28 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, caller *tokens.
 	writeJSON(w, http.StatusOK, ViewUser(u))
 }
 
+// setGroups replaces the user's groups. Tokens already issued keep the groups they carry
+// until they expire (ID tokens are not revocable); the next token issued has the new list.
+func (a *API) setGroups(w http.ResponseWriter, r *http.Request, caller *tokens.VerifiedAccess) {
+	var req GroupsRequest
+	if e := readJSON(w, r, &req, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	u, ok := a.user(w, r)
+	if !ok {
+		return
+	}
+	updated, err := a.reg.SetUserGroups(r.Context(), u.ID, req.Groups)
+	if err != nil {
+		a.failNotFound(w, r, err, "user")
+		return
+	}
+	a.audit(r, caller, "user groups set", u.ID)
+	u.Groups, u.UpdatedAt = req.Groups, updated
+	writeJSON(w, http.StatusOK, ViewUser(u))
+}
+
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, caller *tokens.VerifiedAccess) {
 	id := r.PathValue("id")
 	if err := a.store.DeleteUser(r.Context(), id, a.now()); err != nil {

@@ -363,6 +363,7 @@ var builtinScopeDescriptions = map[string]string{
 	"openid":         "Sign you in with your account",
 	"profile":        "See your name and username",
 	"email":          "See your email address",
+	ScopeGroups:      "See the groups you belong to",
 	"offline_access": "Keep access while you are away",
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // Scopes the server itself understands, beyond those registered in the store.
-var builtinScopes = []string{"openid", "profile", "email", "offline_access"}
+var builtinScopes = []string{"openid", "profile", "email", ScopeGroups, "offline_access"}
 
 // metadata is RFC 8414 authorization server metadata, extended with the OIDC Discovery
 // fields for /.well-known/openid-configuration. It advertises exactly what is implemented.
@@ -87,7 +87,7 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 	m.SubjectTypesSupported = []string{"public"}
 	m.IDTokenSigningAlgValuesSupported = []string{"RS256", "ES256"}
 	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-		"name", "given_name", "family_name", "preferred_username", "email", "email_verified"}
+		"name", "given_name", "family_name", "preferred_username", "email", "email_verified", ClaimGroups}
 	m.PromptValuesSupported = []string{"none", "login", "consent"}
 	m.ClaimsParameterSupported, m.RequestParameterSupported, m.RequestURIParameterSupported = &no, &no, &no
 	oidcDoc, err = json.Marshal(m)

@@ -43,8 +43,9 @@ func (p *Provider) grantableScopes(client *store.Client, user *store.User, reque
 }
 
 // userScopes stand for a user: OpenID Connect's (openid and its claim scopes, OIDC Core
-// 5.4) and offline_access. A client acting for itself (client_credentials) has no user.
-var userScopes = []string{"openid", "offline_access", "profile", "email", "address", "phone"}
+// 5.4), groups (the user's groups claim) and offline_access. A client acting for itself
+// (client_credentials) has no user.
+var userScopes = []string{"openid", "offline_access", "profile", "email", "address", "phone", ScopeGroups}
 
 // withoutUserScopes returns scopes without the userScopes, in their order.
 func withoutUserScopes(scopes []string) []string {

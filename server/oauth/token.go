@@ -226,10 +226,30 @@ func (p *Provider) idToken(client *store.Client, user *store.User, scopes []stri
 	if contains(scopes, "email") {
 		claims.Email, claims.EmailVerified = user.Email, user.EmailVerified
 	}
+	if contains(scopes, ScopeGroups) {
+		claims.Extra = map[string]any{ClaimGroups: groupsOf(user)}
+	}
 	return p.issuer.IDToken(claims, alg)
 }
 
-// userClaims are the standard claims of the profile and email scopes (OIDC Core 5.4).
+// ScopeGroups asks for the user's groups, as the ClaimGroups claim of the ID token and
+// userinfo: a JSON array of strings, [] for a user in no group, read from the user when
+// the token is issued (a refresh reads them again).
+const (
+	ScopeGroups = "groups"
+	ClaimGroups = "groups"
+)
+
+// groupsOf is the user's groups as the claim shows them: never null.
+func groupsOf(u *store.User) []string {
+	if u.Groups == nil {
+		return []string{}
+	}
+	return u.Groups
+}
+
+// userClaims are the standard claims of the profile and email scopes (OIDC Core 5.4),
+// and the groups of the groups scope.
 func userClaims(u *store.User, scopes []string) map[string]any {
 	claims := map[string]any{}
 	if contains(scopes, "profile") {
@@ -247,6 +267,9 @@ func userClaims(u *store.User, scopes []string) map[string]any {
 	if contains(scopes, "email") && u.Email != "" {
 		claims["email"] = u.Email
 		claims["email_verified"] = u.EmailVerified
+	}
+	if contains(scopes, ScopeGroups) {
+		claims[ClaimGroups] = groupsOf(u)
 	}
 	return claims
 }

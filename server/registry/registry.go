@@ -295,7 +295,54 @@ func CheckUser(u *store.User) error {
 	if u.Email != "" && (!strings.Contains(u.Email, "@") || strings.ContainsAny(u.Email, " \t\r\n")) {
 		errs = append(errs, &FieldError{Field: "email", Reason: "is not an email address"})
 	}
+	errs = append(errs, CheckGroups(u.Groups))
 	return errors.Join(errs...)
+}
+
+// MaxGroups is how many groups a user may have. Each goes into every ID token of the
+// groups scope, and ID tokens travel in headers (kube-apiserver reads them from
+// Authorization), so the list is kept well under common header limits.
+const MaxGroups = 64
+
+// groupPattern is a group name: 1 to 128 printable ASCII characters without spaces,
+// starting with a letter or digit. The punctuation allowed covers the usual conventions
+// (team.dev, org/team, dev:readers, ops@example.com) and nothing a relying party's
+// claim mapping or an RBAC subject would have to escape; no control characters.
+var groupPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$`)
+
+// CheckGroups checks a user's groups: at most MaxGroups, each a valid name, no repeats.
+// Each problem is a *FieldError on groups or groups[i].
+func CheckGroups(groups []string) error {
+	if len(groups) > MaxGroups {
+		return &FieldError{Field: "groups", Reason: fmt.Sprintf("at most %d groups, got %d", MaxGroups, len(groups))}
+	}
+	var errs []error
+	seen := make(map[string]bool, len(groups))
+	for i, g := range groups {
+		field := fmt.Sprintf("groups[%d]", i)
+		switch {
+		case !groupPattern.MatchString(g):
+			errs = append(errs, &FieldError{Field: field, Reason: "must be 1 to 128 characters of [A-Za-z0-9._:@/+-], starting with a letter or digit"})
+		case seen[g]:
+			errs = append(errs, &FieldError{Field: field, Reason: fmt.Sprintf("%q is listed twice", g)})
+		}
+		seen[g] = true
+	}
+	return errors.Join(errs...)
+}
+
+// SetUserGroups replaces the user's groups. The tokens already issued keep the groups
+// they carry until they expire; the next one issued has the new list. store.ErrNotFound
+// when there is no such user.
+func (r *Registry) SetUserGroups(ctx context.Context, userID string, groups []string) (time.Time, error) {
+	if err := CheckGroups(groups); err != nil {
+		return time.Time{}, err
+	}
+	updated, err := r.Store.SetUserGroups(ctx, userID, groups)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("registry: set the groups of user %s: %w", userID, err)
+	}
+	return updated, nil
 }
 
 // userTaken is the answer to a username or email that another user has.
@@ -322,7 +369,7 @@ func (r *Registry) CreateUser(ctx context.Context, u *store.User, password strin
 	return nil
 }
 
-// UpdateUser writes the user's profile, Disabled and Admin (never the password).
+// UpdateUser writes the user's profile, Disabled, Admin and Groups (never the password).
 // store.ErrNotFound when there is no such user.
 func (r *Registry) UpdateUser(ctx context.Context, u *store.User) error {
 	if err := CheckUser(u); err != nil {

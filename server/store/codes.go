@@ -28,7 +28,8 @@ func scanCode(row pgx.Row, extra ...any) (*AuthorizationCode, error) {
 // the exchange a round trip).
 const redeemedSelect = `SELECT c.*, u.user_id IS NOT NULL, coalesce(u.username, ''), coalesce(u.email, ''),
 	coalesce(u.email_verified, false), coalesce(u.name, ''), coalesce(u.given_name, ''), coalesce(u.family_name, ''),
-	coalesce(u.disabled, false), coalesce(u.admin, false), coalesce(u.created_at, 'epoch'), coalesce(u.updated_at, 'epoch')
+	coalesce(u.disabled, false), coalesce(u.admin, false), coalesce(u.groups, '{}'), coalesce(u.created_at, 'epoch'),
+	coalesce(u.updated_at, 'epoch')
 FROM (SELECT ` + codeColumns + ` FROM code) AS c
 LEFT JOIN users u ON u.user_id = c.user_id::uuid AND 'openid' = ANY(c.scopes)`
 
@@ -37,7 +38,7 @@ func scanRedeemed(row pgx.Row) (*AuthorizationCode, error) {
 	var found bool
 	u := &User{}
 	c, err := scanCode(row, &found, &u.Username, &u.Email, &u.EmailVerified, &u.Name, &u.GivenName, &u.FamilyName,
-		&u.Disabled, &u.Admin, &u.CreatedAt, &u.UpdatedAt)
+		&u.Disabled, &u.Admin, &u.Groups, &u.CreatedAt, &u.UpdatedAt)
 	if err == nil && found {
 		u.ID = c.UserID
 		c.User = u

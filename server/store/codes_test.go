@@ -36,6 +36,11 @@ func TestRedeemAuthorizationCode(t *testing.T) {
 	s := newStore(t)
 	c := mustClient(t, s, "web")
 	u := mustUser(t, s, "alice")
+	// The groups come with the user's claims (the groups claim of the ID token).
+	u.Groups = []string{"dev", "ops"}
+	var err error
+	u.UpdatedAt, err = s.SetUserGroups(ctx, u.ID, u.Groups)
+	wantErr(t, "SetUserGroups", err, nil)
 
 	code := mustCode(t, s, "code", c.ID, u.ID)
 	r := redemption(code, "code")

@@ -96,7 +96,10 @@ type User struct {
 	PasswordHash  string // argon2id in PHC string form
 	Disabled      bool
 	// Admin users may get the admin:* scopes.
-	Admin     bool
+	Admin bool
+	// Groups are the user's groups, the `groups` claim of the groups scope (registry
+	// checks the names). Never nil when read from the store.
+	Groups    []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -8,19 +8,19 @@ import (
 )
 
 const userColumns = `user_id::text, username, email, email_verified, name, given_name, family_name,
-	password_hash, disabled, admin, created_at, updated_at`
+	password_hash, disabled, admin, groups, created_at, updated_at`
 
 func scanUser(row pgx.Row) (*User, error) {
 	u := &User{}
 	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.Name, &u.GivenName, &u.FamilyName,
-		&u.PasswordHash, &u.Disabled, &u.Admin, &u.CreatedAt, &u.UpdatedAt)
+		&u.PasswordHash, &u.Disabled, &u.Admin, &u.Groups, &u.CreatedAt, &u.UpdatedAt)
 	return u, err
 }
 
 var insertUserSQL = `WITH ins AS (
 	INSERT INTO users (user_id, username, email, email_verified, name, given_name, family_name,
-		password_hash, disabled, admin)
-	VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		password_hash, disabled, admin, groups)
+	VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 	RETURNING user_id::text AS id, created_at, updated_at)
 SELECT id, created_at, updated_at, ` + notifySQL(ChangeUser, "id") + ` FROM ins`
 
@@ -34,7 +34,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		return ErrInvalid
 	}
 	err := s.pool.QueryRow(ctx, insertUserSQL, optText(u.ID), u.Username, u.Email, u.EmailVerified, u.Name,
-		u.GivenName, u.FamilyName, u.PasswordHash, u.Disabled, u.Admin).Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, nil)
+		u.GivenName, u.FamilyName, u.PasswordHash, u.Disabled, u.Admin, nonNil(u.Groups)).Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, nil)
 	return wrap("user_create", err)
 }
 
@@ -89,12 +89,12 @@ func (s *Store) ListUsers(ctx context.Context, p Page) ([]*User, error) {
 
 var updateUserSQL = `WITH upd AS (
 	UPDATE users SET username = $2, email = $3, email_verified = $4, name = $5, given_name = $6,
-		family_name = $7, disabled = $8, admin = $9, updated_at = now()
+		family_name = $7, disabled = $8, admin = $9, groups = $10, updated_at = now()
 	WHERE user_id = $1
 	RETURNING user_id::text AS id, updated_at)
 SELECT updated_at, ` + notifySQL(ChangeUser, "id") + ` FROM upd`
 
-// UpdateUser writes every profile field of u, Disabled and Admin (not the password, see
+// UpdateUser writes every profile field of u, Disabled, Admin and Groups (not the password, see
 // SetUserPassword) and sets u.UpdatedAt. ErrNotFound when there is no such user,
 // ErrConflict when the new username or email is another user's.
 func (s *Store) UpdateUser(ctx context.Context, u *User) error {
@@ -103,8 +103,25 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		return ErrNotFound
 	}
 	err := s.pool.QueryRow(ctx, updateUserSQL, u.ID, u.Username, u.Email, u.EmailVerified, u.Name,
-		u.GivenName, u.FamilyName, u.Disabled, u.Admin).Scan(&u.UpdatedAt, nil)
+		u.GivenName, u.FamilyName, u.Disabled, u.Admin, nonNil(u.Groups)).Scan(&u.UpdatedAt, nil)
 	return wrap("user_update", err)
+}
+
+var setUserGroupsSQL = `WITH upd AS (
+	UPDATE users SET groups = $2, updated_at = now() WHERE user_id = $1 RETURNING user_id::text AS id, updated_at)
+SELECT updated_at, ` + notifySQL(ChangeUser, "id") + ` FROM upd`
+
+// SetUserGroups replaces the user's groups and returns the new UpdatedAt. Tokens already
+// issued keep the groups they carry; the next token issued (a refresh, a sign-in) has the
+// new ones. ErrNotFound when there is no such user.
+func (s *Store) SetUserGroups(ctx context.Context, id string, groups []string) (time.Time, error) {
+	defer s.done("user_set_groups", s.start())
+	if !validUUID(id) {
+		return time.Time{}, ErrNotFound
+	}
+	var updated time.Time
+	err := s.pool.QueryRow(ctx, setUserGroupsSQL, id, nonNil(groups)).Scan(&updated, nil)
+	return updated, wrap("user_set_groups", err)
 }
 
 var setUserPasswordSQL = `WITH upd AS (

@@ -21,7 +21,7 @@ func TestUserCreateGet(t *testing.T) {
 	u := &store.User{
 		Username: "Alice", Email: "Alice@Example.com", EmailVerified: true, Name: "Alice Liddell",
 		GivenName: "Alice", FamilyName: "Liddell", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-		Disabled: true, Admin: true,
+		Disabled: true, Admin: true, Groups: []string{"dev", "ops"},
 	}
 	wantErr(t, "CreateUser", s.CreateUser(ctx, u), nil)
 	if !uuidPattern.MatchString(u.ID) {
@@ -154,7 +154,7 @@ func TestUpdateUser(t *testing.T) {
 
 	changed := &store.User{
 		ID: u.ID, Username: "Alicia", Email: "alicia@example.org", EmailVerified: true, Name: "Alicia L",
-		GivenName: "Alicia", FamilyName: "L", Disabled: true, Admin: true,
+		GivenName: "Alicia", FamilyName: "L", Disabled: true, Admin: true, Groups: []string{"dev"},
 		PasswordHash: "ignored: UpdateUser leaves the password alone",
 	}
 	wantErr(t, "UpdateUser", s.UpdateUser(ctx, changed), nil)
@@ -187,6 +187,58 @@ func TestUpdateUser(t *testing.T) {
 	diff(t, "user after password change", got, &want, cmpopts.IgnoreFields(store.User{}, "PasswordHash", "UpdatedAt"))
 	wantErr(t, "SetUserPassword(unknown)", s.SetUserPassword(ctx, gone.ID, "x"), store.ErrNotFound)
 	wantErr(t, "SetUserPassword(unknown uuid)", s.SetUserPassword(ctx, "00000000-0000-0000-0000-000000000001", "x"), store.ErrNotFound)
+}
+
+func TestSetUserGroups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	u := mustUser(t, s, "alice")
+	other := mustUser(t, s, "bob")
+
+	got, err := s.GetUser(ctx, u.ID)
+	wantErr(t, "GetUser", err, nil)
+	if got.Groups == nil || len(got.Groups) != 0 {
+		t.Fatalf("a new user's groups = %#v, want an empty, non-nil list", got.Groups)
+	}
+
+	updated, err := s.SetUserGroups(ctx, u.ID, []string{"dev", "ops:readers"})
+	wantErr(t, "SetUserGroups", err, nil)
+	if updated.Before(u.UpdatedAt) {
+		t.Errorf("UpdatedAt went back: %v -> %v", u.UpdatedAt, updated)
+	}
+	want := *u
+	want.Groups, want.UpdatedAt = []string{"dev", "ops:readers"}, updated
+	got, err = s.GetUser(ctx, u.ID)
+	wantErr(t, "GetUser", err, nil)
+	diff(t, "user with groups", got, &want)
+	// The groups come with the user on every read: by login and in a list.
+	got, err = s.GetUserByLogin(ctx, "alice")
+	wantErr(t, "GetUserByLogin", err, nil)
+	diff(t, "user by login", got.Groups, want.Groups)
+	list, err := s.ListUsers(ctx, store.Page{})
+	wantErr(t, "ListUsers", err, nil)
+	if len(list) != 2 || list[0].ID != u.ID || len(list[1].Groups) != 0 {
+		t.Fatalf("ListUsers = %+v", list)
+	}
+	diff(t, "listed groups", list[0].Groups, want.Groups)
+	got, _ = s.GetUser(ctx, other.ID)
+	if len(got.Groups) != 0 {
+		t.Errorf("the other user's groups = %v", got.Groups)
+	}
+
+	// Removing every group.
+	_, err = s.SetUserGroups(ctx, u.ID, nil)
+	wantErr(t, "SetUserGroups(nil)", err, nil)
+	got, _ = s.GetUser(ctx, u.ID)
+	if got.Groups == nil || len(got.Groups) != 0 {
+		t.Errorf("groups after removing all = %#v", got.Groups)
+	}
+
+	for _, id := range []string{"garbage", "00000000-0000-0000-0000-000000000001"} {
+		_, err := s.SetUserGroups(ctx, id, []string{"dev"})
+		wantErr(t, "SetUserGroups("+id+")", err, store.ErrNotFound)
+	}
 }
 
 func TestDeleteUserRevokesEverything(t *testing.T) {

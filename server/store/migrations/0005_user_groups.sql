@@ -1,0 +1,13 @@
+-- A user's groups (issue 15): the `groups` claim of ID tokens and userinfo, which a
+-- relying party such as kube-apiserver maps to its own groups for authorisation.
+--
+-- A text[] column rather than a join table: groups are an attribute of the user with
+-- nothing of their own (no description, no owner), and they are read with the user on
+-- every token issuance: code redemption already joins users in its one statement, and the
+-- refresh grant and userinfo read the user by primary key. A column keeps each of those a
+-- single-row read with no extra join or round trip; replacing a user's groups is one
+-- UPDATE of one row, which notifies like any other change to the user. Asking which users
+-- are in a group is an admin question, answered by a scan.
+--
+-- A constant default makes this a catalogue-only change: no table rewrite.
+ALTER TABLE users ADD COLUMN groups text[] NOT NULL DEFAULT '{}';

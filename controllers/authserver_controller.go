@@ -38,6 +38,7 @@ import (
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 	"github.com/authly-dev/authly-operator/server/store"
 )
 
@@ -169,8 +170,8 @@ func (r *AuthServerReconciler) recordOutcome(orig, as *authlyv1.AuthServer, resu
 // reconcile runs the steps in their fixed order, recording in as.Status as it goes.
 func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthServer) (ctrl.Result, error) {
 	as.Status.ObservedGeneration = as.Generation
-	as.Status.Selector = authServerSelector(as)
-	as.Status.Endpoints = authServerEndpoints(as.Spec.Issuer)
+	as.Status.Selector = specs.Selector(as)
+	as.Status.Endpoints = specs.Endpoints(as.Spec.Issuer)
 
 	dbURL, st, wait, err := r.ensureDatabase(ctx, as)
 	if err != nil || wait > 0 {
@@ -209,7 +210,7 @@ func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthS
 	}
 	setDeploymentStatus(as, dep, plan.Replicas)
 
-	if capacityMode(as) && r.Load != nil {
+	if specs.CapacityMode(as) && r.Load != nil {
 		return ctrl.Result{RequeueAfter: r.observeInterval()}, nil
 	}
 	return ctrl.Result{}, nil
@@ -325,7 +326,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 	if _, err := io.ReadFull(r.Rand, raw); err != nil {
 		return nil, 0, err
 	}
-	desired := kekSecretFor(as, base64.StdEncoding.EncodeToString(raw))
+	desired := specs.KeyEncryptionKeySecret(as, base64.StdEncoding.EncodeToString(raw))
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
 		return nil, 0, err
 	}
@@ -342,7 +343,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 // records it in status and the CapacityLimited condition. A spec the planner refuses
 // stalls: only a spec change helps.
 func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.AuthServer) (capacity.Plan, error) {
-	plan, err := declaredPlan(as)
+	plan, err := specs.Plan(as)
 	if err != nil {
 		// Among these: a connection budget too small for minReplicas.
 		return capacity.Plan{}, stalledf(authlyv1.ReasonInvalidSpec, "capacity plan: %s", specFieldErrors(err))
@@ -353,7 +354,7 @@ func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.Auth
 	}
 	plan = corr.plan
 	prev := as.Status.Capacity
-	next := capacityStatus(plan, corr, capacityMode(as))
+	next := capacityStatus(plan, corr, specs.CapacityMode(as))
 	if prev != nil && (prev.Replicas != next.Replicas || prev.PoolMaxConns != next.PoolMaxConns || prev.PoolMinConns != next.PoolMinConns) {
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCapacityPlanChanged, "replicas %d -> %d, pool %d-%d -> %d-%d connections per pod",
 			prev.Replicas, next.Replicas, prev.PoolMinConns, prev.PoolMaxConns, next.PoolMinConns, next.PoolMaxConns)
@@ -381,7 +382,7 @@ func (r *AuthServerReconciler) ensureServiceAccount(ctx context.Context, as *aut
 	if as.Spec.PodTemplate != nil && as.Spec.PodTemplate.ServiceAccountName != "" {
 		return nil
 	}
-	_, _, err := r.apply(ctx, as, serviceAccountFor(as))
+	_, _, err := r.apply(ctx, as, specs.ServiceAccount(as))
 	return err
 }
 
@@ -389,8 +390,8 @@ func (r *AuthServerReconciler) ensureServiceAccount(ctx context.Context, as *aut
 // and the contents of the Secrets the server reads, so that a new database URL, key or
 // certificate rolls the pods.
 func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan, dbURL string, kek []byte) (*appsv1.Deployment, time.Duration, error) {
-	digests := []string{secretDigest([]byte(dbURL)), secretDigest(kek)}
-	if serverTLS(as) {
+	digests := []string{specs.SecretDigest([]byte(dbURL)), specs.SecretDigest(kek)}
+	if specs.ServerTLS(as) {
 		s, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
 		if err != nil {
 			return nil, 0, err
@@ -402,13 +403,13 @@ func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv
 			r.Recorder.Event(as, corev1.EventTypeWarning, reasonTLSSecretNotFound, msg)
 			return nil, waitSecretPeriod, nil
 		}
-		digests = append(digests, secretDigest(s.Data[corev1.TLSCertKey]), secretDigest(s.Data[corev1.TLSPrivateKeyKey]))
+		digests = append(digests, specs.SecretDigest(s.Data[corev1.TLSCertKey]), specs.SecretDigest(s.Data[corev1.TLSPrivateKeyKey]))
 	}
 	image := as.Spec.Image
 	if image == "" {
 		image = r.Image
 	}
-	desired := deploymentFor(as, plan, image, configHash(serverSettings(as, plan), digests...))
+	desired := specs.Deployment(as, plan, image, specs.ConfigHash(specs.ServerSettings(as, plan), digests...))
 	cur, op, err := r.apply(ctx, as, desired)
 	if err != nil {
 		return nil, 0, r.failed(as, "Deployment", err)
@@ -420,14 +421,14 @@ func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv
 }
 
 func (r *AuthServerReconciler) ensureService(ctx context.Context, as *authlyv1.AuthServer) error {
-	_, _, err := r.apply(ctx, as, serviceFor(as))
+	_, _, err := r.apply(ctx, as, specs.Service(as))
 	return err
 }
 
 // ensurePodDisruptionBudget keeps a budget while there is more than one replica and removes
-// it otherwise (see podDisruptionBudgetFor).
+// it otherwise (see specs.PodDisruptionBudget).
 func (r *AuthServerReconciler) ensurePodDisruptionBudget(ctx context.Context, as *authlyv1.AuthServer, replicas int32) error {
-	if pdb := podDisruptionBudgetFor(as, replicas); pdb != nil {
+	if pdb := specs.PodDisruptionBudget(as, replicas); pdb != nil {
 		_, _, err := r.apply(ctx, as, pdb)
 		return err
 	}
@@ -435,7 +436,7 @@ func (r *AuthServerReconciler) ensurePodDisruptionBudget(ctx context.Context, as
 }
 
 func (r *AuthServerReconciler) ensureIngress(ctx context.Context, as *authlyv1.AuthServer) error {
-	if ing := ingressFor(as); ing != nil {
+	if ing := specs.Ingress(as); ing != nil {
 		_, _, err := r.apply(ctx, as, ing)
 		return err
 	}
@@ -447,14 +448,14 @@ func (r *AuthServerReconciler) ensureIngress(ctx context.Context, as *authlyv1.A
 // RESTMapper, which looks again after a miss), so installing the Prometheus Operator later
 // is noticed at the next reconcile.
 func (r *AuthServerReconciler) ensureServiceMonitor(ctx context.Context, as *authlyv1.AuthServer) error {
-	_, err := r.RESTMapper().RESTMapping(serviceMonitorGVK.GroupKind(), serviceMonitorGVK.Version)
+	_, err := r.RESTMapper().RESTMapping(specs.ServiceMonitorGVK.GroupKind(), specs.ServiceMonitorGVK.Version)
 	if meta.IsNoMatchError(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	_, _, err = r.apply(ctx, as, serviceMonitorFor(as))
+	_, _, err = r.apply(ctx, as, specs.ServiceMonitor(as))
 	return err
 }
 
@@ -514,7 +515,7 @@ const (
 )
 
 // apply makes the object desired exist as rendered, owned by the AuthServer. The hash of
-// the desired object goes into SpecHashAnnotation; an existing object whose annotation
+// the desired object goes into specs.SpecHashAnnotation; an existing object whose annotation
 // already holds that hash is left alone, so an idle reconcile sends nothing. Otherwise the
 // operator's labels, annotations and spec are patched in (with the resourceVersion as a
 // precondition), keeping what others added to the metadata and the fields the API server
@@ -523,7 +524,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
 		return nil, "", err
 	}
-	hash, err := objectHash(desired)
+	hash, err := specs.ObjectHash(desired)
 	if err != nil {
 		return nil, "", err
 	}
@@ -532,7 +533,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 		ann = map[string]string{}
 	}
 	managed := slices.Sorted(maps.Keys(ann))
-	ann[SpecHashAnnotation] = hash
+	ann[specs.SpecHashAnnotation] = hash
 	if len(managed) > 0 {
 		ann[managedAnnotationsAnnotation] = strings.Join(managed, ",")
 	}
@@ -557,7 +558,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 			"%s %s exists and is not controlled by this AuthServer (metadata.name %s): delete or rename that %s, or give the AuthServer another name",
 			kindOf(desired), desired.GetName(), as.Name, kindOf(desired))
 	}
-	if cur.GetAnnotations()[SpecHashAnnotation] == hash {
+	if cur.GetAnnotations()[specs.SpecHashAnnotation] == hash {
 		return cur, opUnchanged, nil
 	}
 	before := cur.DeepCopyObject().(client.Object)
@@ -660,7 +661,7 @@ func authServerSecretNames(obj client.Object) []string {
 		return nil
 	}
 	names := []string{as.Spec.Database.SecretRef.Name, as.KeyEncryptionKeyRef().Name}
-	if serverTLS(as) {
+	if specs.ServerTLS(as) {
 		names = append(names, as.Spec.TLS.SecretName)
 	}
 	slices.Sort(names)

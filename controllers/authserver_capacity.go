@@ -62,7 +62,7 @@ func (r *AuthServerReconciler) correctForLoad(ctx context.Context, as *authlyv1.
 		}
 		out.lastObserved = prev.LastObserved
 	}
-	due := out.lastObserved == nil || now.Sub(out.lastObserved.Time) >= r.observeInterval()
+	due := out.lastObserved == nil || now.Sub(out.lastObserved.Time) >= r.ObserveInterval
 	if due {
 		rps, ok, err := r.Load.ObservedRPS(ctx, as)
 		if err != nil {
@@ -116,12 +116,4 @@ func capacityStatus(plan capacity.Plan, corr loadCorrection, capacityMode bool) 
 		cs.Recommendations = append(cs.Recommendations, authlyv1.ReplicaRecommendation{Replicas: rec.Replicas, Time: metav1.Time{Time: rec.At}})
 	}
 	return cs
-}
-
-// observeInterval is ObserveInterval with its default.
-func (r *AuthServerReconciler) observeInterval() time.Duration {
-	if r.ObserveInterval > 0 {
-		return r.ObserveInterval
-	}
-	return DefaultObserveInterval
 }

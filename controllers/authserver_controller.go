@@ -124,7 +124,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			}
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the AuthServer: %w", err)
 	}
 	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
@@ -379,7 +379,7 @@ func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name strin
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading Secret %s: %w", name, err)
 	}
 	return &s, nil
 }
@@ -458,7 +458,7 @@ func (r *AuthServerReconciler) ensureServiceMonitor(ctx context.Context, as *aut
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("looking up the ServiceMonitor API: %w", err)
 	}
 	_, _, err = r.apply(ctx, as, specs.ServiceMonitor(as))
 	return err
@@ -512,7 +512,10 @@ func (r *AuthServerReconciler) patchStatus(ctx context.Context, orig, as *authly
 	if equality.Semantic.DeepEqual(orig.Status, as.Status) {
 		return nil
 	}
-	return r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	if err := r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing the status: %w", err)
+	}
+	return nil
 }
 
 // What apply did.
@@ -530,11 +533,11 @@ const (
 // allocated. An object of that name that another owner controls is not touched.
 func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServer, desired client.Object) (client.Object, string, error) {
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("setting the owner: %w", err)
 	}
 	hash, err := specs.ObjectHash(desired)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("hashing: %w", err)
 	}
 	ann := maps.Clone(desired.GetAnnotations())
 	if ann == nil {
@@ -551,13 +554,13 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 	err = r.Get(ctx, client.ObjectKeyFromObject(desired), cur)
 	if apierrors.IsNotFound(err) {
 		if err := r.Create(ctx, desired); err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("creating: %w", err)
 		}
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCreated, "created %s %s", kindOf(desired), desired.GetName())
 		return desired, opCreated, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("reading: %w", err)
 	}
 	if !metav1.IsControlledBy(cur, as) {
 		// Taking over someone else's object is not the operator's to decide; the next
@@ -594,7 +597,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 		return nil, "", err
 	}
 	if err := r.Patch(ctx, cur, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("updating: %w", err)
 	}
 	return cur, opUpdated, nil
 }
@@ -607,13 +610,13 @@ func (r *AuthServerReconciler) deleteOwned(ctx context.Context, as *authlyv1.Aut
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading: %w", err)
 	}
 	if !metav1.IsControlledBy(obj, as) {
 		return nil
 	}
 	if err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return fmt.Errorf("deleting: %w", err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, "Deleted", "deleted %s %s, no longer asked for", kindOf(obj), obj.GetName())
 	return nil
@@ -707,9 +710,9 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.ObserveInterval = durationOr(r.ObserveInterval, DefaultObserveInterval)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.AuthServer{}, authServerSecretsIndex, authServerSecretNames); err != nil {
-		return err
+		return fmt.Errorf("indexing AuthServers by Secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.AuthServer{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
@@ -724,4 +727,8 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.authServersForSecret)).
 		Named("authserver").
 		Complete(r)
+	if err != nil {
+		return fmt.Errorf("building the AuthServer controller: %w", err)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,22 +9,12 @@ import (
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 )
 
-const (
-	// DefaultObserveInterval is how often the observed load is read and the plan
-	// corrected, unless AuthServerReconciler.ObserveInterval says otherwise.
-	DefaultObserveInterval = time.Minute
-	// replicasModeMaxPool caps each pod's pool in replicas mode, where no load is declared
-	// to size it from: the server's own default pool size.
-	replicasModeMaxPool = 20
-	// Defaults of the CRD, applied again here for objects read without them.
-	defaultMaxConnections      = 100
-	defaultReservedConnections = 10
-	defaultMinReplicas         = 2
-	defaultMaxReplicas         = 10
-	defaultFailoverReplicas    = 1
-)
+// DefaultObserveInterval is how often the observed load is read and the plan corrected,
+// unless AuthServerReconciler.ObserveInterval says otherwise.
+const DefaultObserveInterval = time.Minute
 
 // LoadObserver reads the request rate an AuthServer's pods serve. ok is false when there is
 // nothing to report yet (no ready pods, or a first sample that a rate needs a second one
@@ -33,123 +22,6 @@ const (
 type LoadObserver interface {
 	ObservedRPS(ctx context.Context, as *authlyv1.AuthServer) (rps float64, ok bool, err error)
 }
-
-// capacityMode reports whether the AuthServer's replicas come from capacity rules.
-func capacityMode(as *authlyv1.AuthServer) bool { return as.Spec.Capacity != nil }
-
-// connectionBudget is maxConnections and reservedConnections with their defaults.
-func connectionBudget(as *authlyv1.AuthServer) (maxConns, reserved int32) {
-	maxConns = as.Spec.Database.MaxConnections
-	if maxConns == 0 {
-		maxConns = defaultMaxConnections
-	}
-	reserved = defaultReservedConnections
-	if r := as.Spec.Database.ReservedConnections; r != nil {
-		reserved = *r
-	}
-	return maxConns, reserved
-}
-
-// capacityInput reads an AuthServer's capacity rules into the planner's input.
-func capacityInput(as *authlyv1.AuthServer) (capacity.Input, error) {
-	c := as.Spec.Capacity
-	maxConns, reserved := connectionBudget(as)
-	in := capacity.Input{
-		ExpectedDailyRequests: c.ExpectedDailyRequests,
-		MinReplicas:           c.MinReplicas,
-		MaxReplicas:           c.MaxReplicas,
-		FailoverReplicas:      defaultFailoverReplicas,
-		SurgeReplicas:         serverMaxSurge,
-		MaxConnections:        maxConns,
-		ReservedConnections:   reserved,
-	}
-	if in.MinReplicas == 0 {
-		in.MinReplicas = defaultMinReplicas
-	}
-	if in.MaxReplicas == 0 {
-		in.MaxReplicas = max(defaultMaxReplicas, in.MinReplicas)
-	}
-	if c.FailoverReplicas != nil {
-		in.FailoverReplicas = *c.FailoverReplicas
-	}
-	if c.PeakMultiplier != "" {
-		v, err := capacity.ParseDecimal("capacity.peakMultiplier", c.PeakMultiplier)
-		if err != nil {
-			return in, err
-		}
-		in.PeakMultiplier = v
-	}
-	if m := c.OperationMix; m != nil {
-		mix, err := capacity.ParseMix(m.TokenGeneration, m.TokenValidation, m.Authorization, m.Discovery)
-		if err != nil {
-			return in, err
-		}
-		in.Mix = mix
-	}
-	switch {
-	case c.CPUPerReplica != nil:
-		in.CPUPerReplica = c.CPUPerReplica.AsApproximateFloat64()
-	case as.Spec.Resources.Requests.Cpu() != nil && !as.Spec.Resources.Requests.Cpu().IsZero():
-		in.CPUPerReplica = as.Spec.Resources.Requests.Cpu().AsApproximateFloat64()
-	}
-	return in, nil
-}
-
-// replicasPlan is the plan of an AuthServer with a fixed replica count (spec.replicas, or
-// 1): each pod's pool is its share of the connection budget, counting a rolling update's
-// surge pod, at most replicasModeMaxPool. When the budget cannot give every pod the
-// smallest workable pool, the pods still get that pool (the replica count is the user's
-// to choose) and LimitedBy says the budget is exceeded.
-func replicasPlan(as *authlyv1.AuthServer) capacity.Plan {
-	replicas := int32(1)
-	if as.Spec.Replicas != nil {
-		replicas = max(*as.Spec.Replicas, 1)
-	}
-	maxConns, reserved := connectionBudget(as)
-	budget := max(maxConns-reserved, 0)
-	pods := replicas + serverMaxSurge
-	perPod := budget / pods
-	p := capacity.Plan{
-		PlannedReplicas:     replicas,
-		Replicas:            replicas,
-		MinReplicas:         replicas,
-		MaxReplicas:         replicas,
-		DeclaredMaxReplicas: replicas,
-		SurgeReplicas:       serverMaxSurge,
-		ConnectionBudget:    budget,
-		PoolMaxConns:        min(perPod, replicasModeMaxPool),
-	}
-	if perPod < capacity.MinPoolMaxConns {
-		p.PoolMaxConns = capacity.MinPoolMaxConns
-		p.LimitedBy = capacity.LimitConnectionBudget
-	}
-	p.PoolMinConns = min(p.PoolMaxConns, capacity.DefaultPoolMinConns)
-	p.Message = fmt.Sprintf("%d replicas (spec.replicas); pool %d-%d connections per pod for up to %d pods within a budget of %d",
-		replicas, p.PoolMinConns, p.PoolMaxConns, pods, budget)
-	if p.LimitedBy != capacity.NotLimited {
-		p.Message += fmt.Sprintf("; %d pods with the smallest pool of %d connections need %d, more than the budget: raise database.maxConnections or lower replicas",
-			pods, capacity.MinPoolMaxConns, pods*capacity.MinPoolMaxConns)
-	}
-	return p
-}
-
-// declaredPlan is the plan before any observed load: capacity.Compute in capacity mode,
-// replicasPlan otherwise. An error is an invalid spec.
-func declaredPlan(as *authlyv1.AuthServer) (capacity.Plan, error) {
-	if !capacityMode(as) {
-		return replicasPlan(as), nil
-	}
-	in, err := capacityInput(as)
-	if err != nil {
-		return capacity.Plan{}, err
-	}
-	return capacity.Compute(in)
-}
-
-// PlanFor is the plan the operator computes for an AuthServer's spec before it observes any
-// load, with the operator's defaults for fields the spec leaves out. `kubectl authly plan`
-// calls it, so that the offline planner and the operator cannot disagree.
-func PlanFor(as *authlyv1.AuthServer) (capacity.Plan, error) { return declaredPlan(as) }
 
 // history is the autoscaler's recommendations as the status keeps them.
 func history(cs *authlyv1.CapacityStatus) []capacity.Recommendation {
@@ -177,7 +49,7 @@ type loadCorrection struct {
 func (r *AuthServerReconciler) correctForLoad(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan) (loadCorrection, error) {
 	prev := as.Status.Capacity
 	out := loadCorrection{plan: plan}
-	if r.Load == nil || !capacityMode(as) {
+	if r.Load == nil || !specs.CapacityMode(as) {
 		return out, nil
 	}
 	now := r.Clock.Now()
@@ -190,7 +62,7 @@ func (r *AuthServerReconciler) correctForLoad(ctx context.Context, as *authlyv1.
 		}
 		out.lastObserved = prev.LastObserved
 	}
-	due := out.lastObserved == nil || now.Sub(out.lastObserved.Time) >= r.observeInterval()
+	due := out.lastObserved == nil || now.Sub(out.lastObserved.Time) >= r.ObserveInterval
 	if due {
 		rps, ok, err := r.Load.ObservedRPS(ctx, as)
 		if err != nil {
@@ -244,12 +116,4 @@ func capacityStatus(plan capacity.Plan, corr loadCorrection, capacityMode bool) 
 		cs.Recommendations = append(cs.Recommendations, authlyv1.ReplicaRecommendation{Replicas: rec.Replicas, Time: metav1.Time{Time: rec.At}})
 	}
 	return cs
-}
-
-// observeInterval is ObserveInterval with its default.
-func (r *AuthServerReconciler) observeInterval() time.Duration {
-	if r.ObserveInterval > 0 {
-		return r.ObserveInterval
-	}
-	return DefaultObserveInterval
 }

@@ -38,6 +38,7 @@ import (
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 	"github.com/authly-dev/authly-operator/server/store"
 )
 
@@ -70,14 +71,19 @@ const (
 // AuthServerReconciler runs an Authly server for each AuthServer: it migrates the
 // database, then ensures, in this order, the key-encryption-key Secret, the capacity plan,
 // the ServiceAccount, Deployment, Service, PodDisruptionBudget, Ingress and ServiceMonitor,
-// and writes status from what it observed. Each step is idempotent; an owned object is
-// sent to the API server only when its desired state's hash changed.
+// and writes status from what it observed. Each step is idempotent; an owned object,
+// rendered by package specs, is sent to the API server only when its desired state's hash
+// changed. SetupWithManager applies the defaults of the fields left nil or zero.
 type AuthServerReconciler struct {
 	client.Client
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
+	Scheme *runtime.Scheme
+	// Recorder records events; nil means none.
+	Recorder record.EventRecorder
+	// Databases opens the servers' databases, shared with the OAuthClient and Scope
+	// reconcilers.
 	Databases *Databases
-	Clock     clock.PassiveClock
+	// Clock dates capacity plans and load readings; nil means the real clock.
+	Clock clock.PassiveClock
 	// Image is the operator's own image; server pods run it with args [server] unless the
 	// AuthServer names another.
 	Image string
@@ -118,19 +124,19 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			}
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading the AuthServer: %w", err)
 	}
 	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	orig := as.DeepCopy()
-	result, err := r.reconcile(ctx, &as)
+	err := r.reconcile(ctx, &as)
 	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 		// Routine: the cache was behind the API server. The status, still that of the last
 		// complete reconcile, is not written half-updated; the retry comes at once.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	result, err = r.recordOutcome(orig, &as, result, err)
+	result, err := r.outcome(orig, &as, err)
 	if serr := r.patchStatus(ctx, orig, &as); serr != nil {
 		if apierrors.IsConflict(serr) || apierrors.IsNotFound(serr) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -140,99 +146,103 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return result, err
 }
 
-// recordOutcome turns the error of a reconcile into the kstatus conditions: a *stalled
-// error (a problem only a person can fix) into Stalled, with a Warning event when it first
-// appears and a look again after waitSecretPeriod (objects of someone else are not
-// watched), any other error into Reconciling, retried with backoff. The steps record the
+// outcome turns the error of a reconcile into the kstatus conditions and the result, here
+// and only here. Without error the server is looked at again at the next change, or after
+// the observe interval when the observed load corrects its plan. A requeue that waits (a
+// database that is down, a Secret not created yet) is shown as Reconciling, and Degraded if
+// the server used to be ready, with a Warning event, and looked at again after its period.
+// A stalled requeue (a problem only a person can fix) is shown as Stalled, with a Warning
+// event when it first appears, and looked at again after waitSecretPeriod (objects of
+// someone else are not watched). A failed step, which recorded Degraded and its event
+// itself (failed), is shown as Reconciling with reason ApplyFailed, any other error with
+// ReconcileFailed; both are returned, for a retry with backoff. The steps record the
 // outcome of a reconcile without error themselves.
-func (r *AuthServerReconciler) recordOutcome(orig, as *authlyv1.AuthServer, result ctrl.Result, err error) (ctrl.Result, error) {
-	var st *stalled
+func (r *AuthServerReconciler) outcome(orig, as *authlyv1.AuthServer, err error) (ctrl.Result, error) {
+	var q *requeue
 	var sf *stepFailed
 	switch {
 	case err == nil:
-		return result, nil
-	case errors.As(err, &st):
-		prev := meta.FindStatusCondition(orig.Status.Conditions, authlyv1.ConditionStalled)
-		if prev == nil || prev.Reason != st.reason || prev.Message != st.message {
-			r.Recorder.Event(as, corev1.EventTypeWarning, st.reason, st.message)
+		if specs.CapacityMode(as) && r.Load != nil {
+			return ctrl.Result{RequeueAfter: r.ObserveInterval}, nil
 		}
-		setStalled(as, st.reason, st.message)
+		return ctrl.Result{}, nil
+	case errors.As(err, &q) && q.stalled:
+		prev := meta.FindStatusCondition(orig.Status.Conditions, authlyv1.ConditionStalled)
+		if prev == nil || prev.Reason != q.reason || prev.Message != q.message {
+			r.Recorder.Event(as, corev1.EventTypeWarning, q.reason, q.message)
+		}
+		setStalled(as, q.reason, q.message)
 		return ctrl.Result{RequeueAfter: waitSecretPeriod}, nil
+	case errors.As(err, &q):
+		setWaiting(as, q.reason, q.message)
+		r.Recorder.Event(as, corev1.EventTypeWarning, q.reason, q.message)
+		return ctrl.Result{RequeueAfter: durationOr(q.after, waitSecretPeriod)}, nil
 	case errors.As(err, &sf):
 		markReconciling(&as.Status.Conditions, as.Generation, reasonApplyFailed, err.Error())
 	default:
 		markReconciling(&as.Status.Conditions, as.Generation, reasonReconcileFailed, err.Error())
 	}
-	return result, err
+	return ctrl.Result{}, err
 }
 
-// reconcile runs the steps in their fixed order, recording in as.Status as it goes.
-func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthServer) (ctrl.Result, error) {
+// reconcile runs the steps in their fixed order, recording in as.Status as it goes. Each
+// step's error says what the step was doing.
+func (r *AuthServerReconciler) reconcile(ctx context.Context, as *authlyv1.AuthServer) error {
 	as.Status.ObservedGeneration = as.Generation
-	as.Status.Selector = authServerSelector(as)
-	as.Status.Endpoints = authServerEndpoints(as.Spec.Issuer)
+	as.Status.Selector = specs.Selector(as)
+	as.Status.Endpoints = specs.Endpoints(as.Spec.Issuer)
 
-	dbURL, st, wait, err := r.ensureDatabase(ctx, as)
-	if err != nil || wait > 0 {
-		r.observeExisting(ctx, as)
-		return ctrl.Result{RequeueAfter: wait}, err
+	dbURL, st, err := r.ensureDatabase(ctx, as)
+	if err != nil {
+		return r.stoppedBeforeDeployment(ctx, as, err)
 	}
-	kek, wait, err := r.ensureKeyEncryptionKey(ctx, as, st)
-	if err != nil || wait > 0 {
-		r.observeExisting(ctx, as)
-		return ctrl.Result{RequeueAfter: wait}, err
+	kek, err := r.ensureKeyEncryptionKey(ctx, as, st)
+	if err != nil {
+		return r.stoppedBeforeDeployment(ctx, as, err)
 	}
 	plan, err := r.ensurePlan(ctx, as)
 	if err != nil {
-		r.observeExisting(ctx, as)
-		return ctrl.Result{}, err
+		return r.stoppedBeforeDeployment(ctx, as, err)
 	}
 	if err := r.ensureServiceAccount(ctx, as); err != nil {
-		return ctrl.Result{}, r.failed(as, "ServiceAccount", err)
+		return r.stoppedBeforeDeployment(ctx, as, r.failed(as, "ServiceAccount", err))
 	}
-	dep, wait, err := r.ensureDeployment(ctx, as, plan, dbURL, kek)
-	if err != nil || wait > 0 {
-		r.observeExisting(ctx, as)
-		return ctrl.Result{RequeueAfter: wait}, err
+	dep, err := r.ensureDeployment(ctx, as, plan, dbURL, kek)
+	if err != nil {
+		return r.stoppedBeforeDeployment(ctx, as, err)
 	}
 	if err := r.ensureService(ctx, as); err != nil {
-		return ctrl.Result{}, r.failed(as, "Service", err)
+		return r.failed(as, "Service", err)
 	}
 	if err := r.ensurePodDisruptionBudget(ctx, as, plan.Replicas); err != nil {
-		return ctrl.Result{}, r.failed(as, "PodDisruptionBudget", err)
+		return r.failed(as, "PodDisruptionBudget", err)
 	}
 	if err := r.ensureIngress(ctx, as); err != nil {
-		return ctrl.Result{}, r.failed(as, "Ingress", err)
+		return r.failed(as, "Ingress", err)
 	}
 	if err := r.ensureServiceMonitor(ctx, as); err != nil {
-		return ctrl.Result{}, r.failed(as, "ServiceMonitor", err)
+		return r.failed(as, "ServiceMonitor", err)
 	}
 	setDeploymentStatus(as, dep, plan.Replicas)
-
-	if capacityMode(as) && r.Load != nil {
-		return ctrl.Result{RequeueAfter: r.observeInterval()}, nil
-	}
-	return ctrl.Result{}, nil
+	return nil
 }
 
 // ensureDatabase reads the database URL, checks that the database answers and migrates it
-// to the schema this operator's image expects. wait > 0 means it is not ready and why is
-// in the DatabaseReady condition.
-func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.AuthServer) (url string, st *store.Store, wait time.Duration, err error) {
+// to the schema this operator's image expects. While it is not ready, why is in the
+// DatabaseReady condition and the error is a requeue.
+func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.AuthServer) (url string, st *store.Store, err error) {
 	// Each of these waits for something that comes without a change of spec (the Secret
 	// created, the database up, a migration that failed for a passing reason retried).
-	notReady := func(reason, message string, wait time.Duration) (string, *store.Store, time.Duration, error) {
+	notReady := func(reason, message string, after time.Duration) (string, *store.Store, error) {
 		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionFalse, reason, message)
-		setWaiting(as, reason, message)
-		r.Recorder.Event(as, corev1.EventTypeWarning, reason, message)
-		return "", nil, wait, nil
+		return "", nil, waitingFor(reason, message, after)
 	}
 	url, err = DatabaseURL(ctx, r.Client, as)
 	if errors.Is(err, errDatabaseSecret) {
 		return notReady(authlyv1.ReasonDatabaseSecretNotFound, err.Error(), waitSecretPeriod)
 	}
 	if err != nil {
-		return "", nil, 0, err
+		return "", nil, fmt.Errorf("reading the database URL: %w", err)
 	}
 	key := types.NamespacedName{Namespace: as.Namespace, Name: as.Name}
 	dctx, cancel := context.WithTimeout(ctx, databaseTimeout)
@@ -263,12 +273,12 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 		// spec.database.secretRef.
 		msg := fmt.Sprintf("the database named by spec.database.secretRef is at schema version %d, newer than the %d this operator knows: upgrade the operator", have, want)
 		setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionFalse, authlyv1.ReasonMigrationFailed, msg)
-		return "", nil, 0, stalledf(authlyv1.ReasonMigrationFailed, "%s", msg)
+		return "", nil, stalledf(authlyv1.ReasonMigrationFailed, "%s", msg)
 	}
 	as.Status.DatabaseSchemaVersion = int32(have)
 	setCondition(&as.Status.Conditions, as.Generation, authlyv1.ConditionDatabaseReady, metav1.ConditionTrue, authlyv1.ReasonMigrated,
 		fmt.Sprintf("database at schema version %d", have))
-	return url, st, 0, nil
+	return url, st, nil
 }
 
 // ensureKeyEncryptionKey returns the key that encrypts the signing keys at rest: from the
@@ -276,38 +286,36 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 // random bytes and never overwritten (a new key would make the stored keys unreadable).
 // Nor is a lost one replaced while the database holds keys it encrypted: that needs a
 // person, who restores the Secret or decides to start over.
-func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, time.Duration, error) {
+func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, error) {
 	ref := as.KeyEncryptionKeyRef()
 	name, key := ref.Name, ref.Key
 	s, err := r.secret(ctx, as.Namespace, name)
 	if err != nil {
-		return nil, 0, err
+		return nil, fmt.Errorf("reading the key-encryption key: %w", err)
 	}
 	if as.Spec.KeyEncryptionKeySecretRef != nil {
 		// A Secret named in the spec may be created after the AuthServer (by External
 		// Secrets, or later in a GitOps sync): wait for it, do not stall.
 		if s == nil || len(s.Data[key]) == 0 {
 			msg := fmt.Sprintf("key-encryption key: Secret %s/%s with key %q, named by spec.keyEncryptionKeySecretRef, not found", as.Namespace, name, key)
-			setWaiting(as, reasonKEKNotFound, msg)
-			r.Recorder.Event(as, corev1.EventTypeWarning, reasonKEKNotFound, msg)
-			return nil, waitSecretPeriod, nil
+			return nil, waitingFor(reasonKEKNotFound, msg, waitSecretPeriod)
 		}
-		return s.Data[key], 0, nil
+		return s.Data[key], nil
 	}
 	if s != nil {
 		if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != as.UID {
-			return nil, 0, stalledf(authlyv1.ReasonSecretConflict,
+			return nil, stalledf(authlyv1.ReasonSecretConflict,
 				"the Secret %s for the generated key-encryption key exists and belongs to %s %s: delete it, or name a Secret of yours in spec.keyEncryptionKeySecretRef", name, owner.Kind, owner.Name)
 		}
 		if len(s.Data[key]) == 0 {
-			return nil, 0, stalledf(authlyv1.ReasonSecretConflict,
+			return nil, stalledf(authlyv1.ReasonSecretConflict,
 				"the Secret %s exists without key %q; it is not overwritten, as it may be the key of existing signing keys: delete it or set spec.keyEncryptionKeySecretRef", name, key)
 		}
-		return s.Data[key], 0, nil
+		return s.Data[key], nil
 	}
 	keys, err := st.ListSigningKeys(ctx)
 	if err != nil {
-		return nil, 0, r.failed(as, "signing keys", err)
+		return nil, r.failed(as, "signing keys", err)
 	}
 	sealed := 0
 	for _, k := range keys {
@@ -318,31 +326,31 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 	if sealed > 0 {
 		// Only a person can help: restoring the Secret (which the Secret watch notices) or
 		// a change of spec.
-		return nil, 0, stalledf(reasonKEKNotFound,
+		return nil, stalledf(reasonKEKNotFound,
 			"the Secret %s with the key-encryption key is gone but the database holds %d signing keys encrypted with it: restore the Secret from a backup (or set spec.keyEncryptionKeySecretRef); a new key would make them unreadable", name, sealed)
 	}
 	raw := make([]byte, 32)
 	if _, err := io.ReadFull(r.Rand, raw); err != nil {
-		return nil, 0, err
+		return nil, fmt.Errorf("generating the key-encryption key: %w", err)
 	}
-	desired := kekSecretFor(as, base64.StdEncoding.EncodeToString(raw))
+	desired := specs.KeyEncryptionKeySecret(as, base64.StdEncoding.EncodeToString(raw))
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
-		return nil, 0, err
+		return nil, fmt.Errorf("owning the key-encryption key Secret: %w", err)
 	}
 	if err := r.Create(ctx, desired); err != nil {
 		// AlreadyExists: created by an earlier reconcile the cache has not seen yet; the
 		// retry reads it rather than writing another key.
-		return nil, 0, r.failed(as, "Secret", err)
+		return nil, r.failed(as, "Secret", err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, eventKEKCreated, "generated the key-encryption key in Secret %s; back it up with the database", name)
-	return desired.Data[authlyv1.DefaultKeySecretKey], 0, nil
+	return desired.Data[authlyv1.DefaultKeySecretKey], nil
 }
 
 // ensurePlan computes the capacity plan (corrected by the observed load in capacity mode),
 // records it in status and the CapacityLimited condition. A spec the planner refuses
 // stalls: only a spec change helps.
 func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.AuthServer) (capacity.Plan, error) {
-	plan, err := declaredPlan(as)
+	plan, err := specs.Plan(as)
 	if err != nil {
 		// Among these: a connection budget too small for minReplicas.
 		return capacity.Plan{}, stalledf(authlyv1.ReasonInvalidSpec, "capacity plan: %s", specFieldErrors(err))
@@ -353,7 +361,7 @@ func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.Auth
 	}
 	plan = corr.plan
 	prev := as.Status.Capacity
-	next := capacityStatus(plan, corr, capacityMode(as))
+	next := capacityStatus(plan, corr, specs.CapacityMode(as))
 	if prev != nil && (prev.Replicas != next.Replicas || prev.PoolMaxConns != next.PoolMaxConns || prev.PoolMinConns != next.PoolMinConns) {
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCapacityPlanChanged, "replicas %d -> %d, pool %d-%d -> %d-%d connections per pod",
 			prev.Replicas, next.Replicas, prev.PoolMinConns, prev.PoolMaxConns, next.PoolMinConns, next.PoolMaxConns)
@@ -371,7 +379,7 @@ func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name strin
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading Secret %s: %w", name, err)
 	}
 	return &s, nil
 }
@@ -381,53 +389,51 @@ func (r *AuthServerReconciler) ensureServiceAccount(ctx context.Context, as *aut
 	if as.Spec.PodTemplate != nil && as.Spec.PodTemplate.ServiceAccountName != "" {
 		return nil
 	}
-	_, _, err := r.apply(ctx, as, serviceAccountFor(as))
+	_, _, err := r.apply(ctx, as, specs.ServiceAccount(as))
 	return err
 }
 
 // ensureDeployment applies the server's Deployment, with a config hash over the settings
 // and the contents of the Secrets the server reads, so that a new database URL, key or
 // certificate rolls the pods.
-func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan, dbURL string, kek []byte) (*appsv1.Deployment, time.Duration, error) {
-	digests := []string{secretDigest([]byte(dbURL)), secretDigest(kek)}
-	if serverTLS(as) {
+func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan, dbURL string, kek []byte) (*appsv1.Deployment, error) {
+	digests := []string{specs.SecretDigest([]byte(dbURL)), specs.SecretDigest(kek)}
+	if specs.ServerTLS(as) {
 		s, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
 		if err != nil {
-			return nil, 0, err
+			return nil, fmt.Errorf("reading the TLS Secret: %w", err)
 		}
 		// cert-manager, say, writes it after the AuthServer exists: wait, do not stall.
 		if s == nil || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
 			msg := fmt.Sprintf("TLS Secret %s/%s (spec.tls.secretName) with %s and %s not found", as.Namespace, as.Spec.TLS.SecretName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
-			setWaiting(as, reasonTLSSecretNotFound, msg)
-			r.Recorder.Event(as, corev1.EventTypeWarning, reasonTLSSecretNotFound, msg)
-			return nil, waitSecretPeriod, nil
+			return nil, waitingFor(reasonTLSSecretNotFound, msg, waitSecretPeriod)
 		}
-		digests = append(digests, secretDigest(s.Data[corev1.TLSCertKey]), secretDigest(s.Data[corev1.TLSPrivateKeyKey]))
+		digests = append(digests, specs.SecretDigest(s.Data[corev1.TLSCertKey]), specs.SecretDigest(s.Data[corev1.TLSPrivateKeyKey]))
 	}
 	image := as.Spec.Image
 	if image == "" {
 		image = r.Image
 	}
-	desired := deploymentFor(as, plan, image, configHash(serverSettings(as, plan), digests...))
+	desired := specs.Deployment(as, plan, image, specs.ConfigHash(specs.ServerSettings(as, plan), digests...))
 	cur, op, err := r.apply(ctx, as, desired)
 	if err != nil {
-		return nil, 0, r.failed(as, "Deployment", err)
+		return nil, r.failed(as, "Deployment", err)
 	}
 	if op == opUpdated {
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventDeploymentUpdated, "Deployment %s updated: %d replicas, image %s", desired.Name, plan.Replicas, image)
 	}
-	return cur.(*appsv1.Deployment), 0, nil
+	return cur.(*appsv1.Deployment), nil
 }
 
 func (r *AuthServerReconciler) ensureService(ctx context.Context, as *authlyv1.AuthServer) error {
-	_, _, err := r.apply(ctx, as, serviceFor(as))
+	_, _, err := r.apply(ctx, as, specs.Service(as))
 	return err
 }
 
 // ensurePodDisruptionBudget keeps a budget while there is more than one replica and removes
-// it otherwise (see podDisruptionBudgetFor).
+// it otherwise (see specs.PodDisruptionBudget).
 func (r *AuthServerReconciler) ensurePodDisruptionBudget(ctx context.Context, as *authlyv1.AuthServer, replicas int32) error {
-	if pdb := podDisruptionBudgetFor(as, replicas); pdb != nil {
+	if pdb := specs.PodDisruptionBudget(as, replicas); pdb != nil {
 		_, _, err := r.apply(ctx, as, pdb)
 		return err
 	}
@@ -435,7 +441,7 @@ func (r *AuthServerReconciler) ensurePodDisruptionBudget(ctx context.Context, as
 }
 
 func (r *AuthServerReconciler) ensureIngress(ctx context.Context, as *authlyv1.AuthServer) error {
-	if ing := ingressFor(as); ing != nil {
+	if ing := specs.Ingress(as); ing != nil {
 		_, _, err := r.apply(ctx, as, ing)
 		return err
 	}
@@ -447,23 +453,24 @@ func (r *AuthServerReconciler) ensureIngress(ctx context.Context, as *authlyv1.A
 // RESTMapper, which looks again after a miss), so installing the Prometheus Operator later
 // is noticed at the next reconcile.
 func (r *AuthServerReconciler) ensureServiceMonitor(ctx context.Context, as *authlyv1.AuthServer) error {
-	_, err := r.RESTMapper().RESTMapping(serviceMonitorGVK.GroupKind(), serviceMonitorGVK.Version)
+	_, err := r.RESTMapper().RESTMapping(specs.ServiceMonitorGVK.GroupKind(), specs.ServiceMonitorGVK.Version)
 	if meta.IsNoMatchError(err) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("looking up the ServiceMonitor API: %w", err)
 	}
-	_, _, err = r.apply(ctx, as, serviceMonitorFor(as))
+	_, _, err = r.apply(ctx, as, specs.ServiceMonitor(as))
 	return err
 }
 
-// observeExisting fills replicas and readiness from a Deployment that exists, when the
-// reconcile stopped before the Deployment step; the conditions are left as set.
-func (r *AuthServerReconciler) observeExisting(ctx context.Context, as *authlyv1.AuthServer) {
+// stoppedBeforeDeployment returns err, the error of a step before the Deployment's, after
+// filling replicas and readiness from the Deployment there is, if any; the conditions are
+// left as set.
+func (r *AuthServerReconciler) stoppedBeforeDeployment(ctx context.Context, as *authlyv1.AuthServer, err error) error {
 	var dep appsv1.Deployment
-	if err := r.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: as.Name}, &dep); err != nil {
-		return
+	if gerr := r.Get(ctx, types.NamespacedName{Namespace: as.Namespace, Name: as.Name}, &dep); gerr != nil {
+		return err
 	}
 	if metav1.IsControlledBy(&dep, as) {
 		as.Status.ReadyReplicas = dep.Status.ReadyReplicas
@@ -471,15 +478,17 @@ func (r *AuthServerReconciler) observeExisting(ctx context.Context, as *authlyv1
 			as.Status.Replicas = *dep.Spec.Replicas
 		}
 	}
+	return err
 }
 
 // failed records a failed step: Degraded with the error, and a Warning event; the error
-// comes back as a *stepFailed, which recordOutcome records as Reconciling. A conflict
-// (someone wrote the object since it was read) or a create racing the cache is routine: it
-// is only retried. An object of someone else in the way is a *stalled, passed on.
+// comes back as a *stepFailed, which says what failed and which outcome records as
+// Reconciling. A conflict (someone wrote the object since it was read) or a create racing
+// the cache is routine: it is only retried. An object of someone else in the way is a
+// stalled requeue, passed on.
 func (r *AuthServerReconciler) failed(as *authlyv1.AuthServer, what string, err error) error {
-	var st *stalled
-	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || errors.As(err, &st) {
+	var q *requeue
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || errors.As(err, &q) {
 		return err
 	}
 	msg := fmt.Sprintf("%s: %v", what, err)
@@ -503,7 +512,10 @@ func (r *AuthServerReconciler) patchStatus(ctx context.Context, orig, as *authly
 	if equality.Semantic.DeepEqual(orig.Status, as.Status) {
 		return nil
 	}
-	return r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	if err := r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing the status: %w", err)
+	}
+	return nil
 }
 
 // What apply did.
@@ -514,25 +526,25 @@ const (
 )
 
 // apply makes the object desired exist as rendered, owned by the AuthServer. The hash of
-// the desired object goes into SpecHashAnnotation; an existing object whose annotation
+// the desired object goes into specs.SpecHashAnnotation; an existing object whose annotation
 // already holds that hash is left alone, so an idle reconcile sends nothing. Otherwise the
 // operator's labels, annotations and spec are patched in (with the resourceVersion as a
 // precondition), keeping what others added to the metadata and the fields the API server
 // allocated. An object of that name that another owner controls is not touched.
 func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServer, desired client.Object) (client.Object, string, error) {
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("setting the owner: %w", err)
 	}
-	hash, err := objectHash(desired)
+	hash, err := specs.ObjectHash(desired)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("hashing: %w", err)
 	}
 	ann := maps.Clone(desired.GetAnnotations())
 	if ann == nil {
 		ann = map[string]string{}
 	}
 	managed := slices.Sorted(maps.Keys(ann))
-	ann[SpecHashAnnotation] = hash
+	ann[specs.SpecHashAnnotation] = hash
 	if len(managed) > 0 {
 		ann[managedAnnotationsAnnotation] = strings.Join(managed, ",")
 	}
@@ -542,13 +554,13 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 	err = r.Get(ctx, client.ObjectKeyFromObject(desired), cur)
 	if apierrors.IsNotFound(err) {
 		if err := r.Create(ctx, desired); err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("creating: %w", err)
 		}
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCreated, "created %s %s", kindOf(desired), desired.GetName())
 		return desired, opCreated, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("reading: %w", err)
 	}
 	if !metav1.IsControlledBy(cur, as) {
 		// Taking over someone else's object is not the operator's to decide; the next
@@ -557,7 +569,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 			"%s %s exists and is not controlled by this AuthServer (metadata.name %s): delete or rename that %s, or give the AuthServer another name",
 			kindOf(desired), desired.GetName(), as.Name, kindOf(desired))
 	}
-	if cur.GetAnnotations()[SpecHashAnnotation] == hash {
+	if cur.GetAnnotations()[specs.SpecHashAnnotation] == hash {
 		return cur, opUnchanged, nil
 	}
 	before := cur.DeepCopyObject().(client.Object)
@@ -585,7 +597,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 		return nil, "", err
 	}
 	if err := r.Patch(ctx, cur, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("updating: %w", err)
 	}
 	return cur, opUpdated, nil
 }
@@ -598,13 +610,13 @@ func (r *AuthServerReconciler) deleteOwned(ctx context.Context, as *authlyv1.Aut
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading: %w", err)
 	}
 	if !metav1.IsControlledBy(obj, as) {
 		return nil
 	}
 	if err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return fmt.Errorf("deleting: %w", err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, "Deleted", "deleted %s %s, no longer asked for", kindOf(obj), obj.GetName())
 	return nil
@@ -660,7 +672,7 @@ func authServerSecretNames(obj client.Object) []string {
 		return nil
 	}
 	names := []string{as.Spec.Database.SecretRef.Name, as.KeyEncryptionKeyRef().Name}
-	if serverTLS(as) {
+	if specs.ServerTLS(as) {
 		names = append(names, as.Spec.TLS.SecretName)
 	}
 	slices.Sort(names)
@@ -685,8 +697,8 @@ func (r *AuthServerReconciler) authServersForSecret(ctx context.Context, obj cli
 // changes; its own status writes do not come back), the objects it owns, and the Secrets
 // the servers read.
 func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	// The defaults of the optional dependencies are set here, once, as for the entry
-	// reconcilers (newEntryReconciler): the reconcile code never checks for nil.
+	// The defaults of the optional settings are set here, once, as for the entry
+	// reconcilers (newEntryReconciler): the reconcile code never checks for nil or zero.
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -696,10 +708,11 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Rand == nil {
 		r.Rand = rand.Reader
 	}
+	r.ObserveInterval = durationOr(r.ObserveInterval, DefaultObserveInterval)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.AuthServer{}, authServerSecretsIndex, authServerSecretNames); err != nil {
-		return err
+		return fmt.Errorf("indexing AuthServers by Secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.AuthServer{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
@@ -714,4 +727,8 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.authServersForSecret)).
 		Named("authserver").
 		Complete(r)
+	if err != nil {
+		return fmt.Errorf("building the AuthServer controller: %w", err)
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ import (
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
 	"github.com/authly-dev/authly-operator/controllers"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/storetest"
 )
@@ -323,7 +324,7 @@ func TestAuthServerLifecycle(t *testing.T) {
 	if sc := ctr.SecurityContext; !*sc.ReadOnlyRootFilesystem || !*sc.RunAsNonRoot || sc.Capabilities.Drop[0] != "ALL" {
 		t.Errorf("security context = %+v", sc)
 	}
-	hash1 := dep.Spec.Template.Annotations[controllers.ConfigHashAnnotation]
+	hash1 := dep.Spec.Template.Annotations[specs.ConfigHashAnnotation]
 	if hash1 == "" {
 		t.Fatal("no config hash on the pod template")
 	}
@@ -426,7 +427,7 @@ func TestAuthServerLifecycle(t *testing.T) {
 		}
 		return nil
 	})
-	hash2 := dep.Spec.Template.Annotations[controllers.ConfigHashAnnotation]
+	hash2 := dep.Spec.Template.Annotations[specs.ConfigHashAnnotation]
 	if hash2 == hash1 || hash2 == "" {
 		t.Errorf("config hash %q -> %q, want a new one", hash1, hash2)
 	}
@@ -445,7 +446,7 @@ func TestAuthServerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDeployment(t, c, key, "a config hash for the new database URL", func(d *appsv1.Deployment) error {
-		if h := d.Spec.Template.Annotations[controllers.ConfigHashAnnotation]; h == hash2 {
+		if h := d.Spec.Template.Annotations[specs.ConfigHashAnnotation]; h == hash2 {
 			return errors.New("config hash unchanged")
 		}
 		return nil
@@ -543,7 +544,7 @@ func TestAuthServerCapacityPlanAndObservedLoad(t *testing.T) {
 		}
 		return nil
 	})
-	hashBefore := waitDeployment(t, c, key, "the Deployment", func(*appsv1.Deployment) error { return nil }).Spec.Template.Annotations[controllers.ConfigHashAnnotation]
+	hashBefore := waitDeployment(t, c, key, "the Deployment", func(*appsv1.Deployment) error { return nil }).Spec.Template.Annotations[specs.ConfigHashAnnotation]
 
 	// More load than declared: replicas go up at once.
 	observed := 4.2 * want.CapacityPerReplicaRPS
@@ -559,7 +560,7 @@ func TestAuthServerCapacityPlanAndObservedLoad(t *testing.T) {
 		}
 	}
 	dep := waitDeployment(t, c, key, "raised replicas", replicasAre(raised))
-	if h := dep.Spec.Template.Annotations[controllers.ConfigHashAnnotation]; h != hashBefore {
+	if h := dep.Spec.Template.Annotations[specs.ConfigHashAnnotation]; h != hashBefore {
 		t.Error("scaling within the bounds changed the config hash: it would restart every pod")
 	}
 	got = getAuthServer(t, c, key)
@@ -753,7 +754,7 @@ func TestAuthServerTLSIngressAndServiceMonitor(t *testing.T) {
 	if p := dep.Spec.Template.Spec.Containers[0].ReadinessProbe.HTTPGet; p.Scheme != corev1.URISchemeHTTPS {
 		t.Errorf("readiness scheme %s, want HTTPS", p.Scheme)
 	}
-	hash := dep.Spec.Template.Annotations[controllers.ConfigHashAnnotation]
+	hash := dep.Spec.Template.Annotations[specs.ConfigHashAnnotation]
 
 	var svc corev1.Service
 	eventually(t, "the Service", func() error { return c.Get(ctx, key, &svc) })
@@ -782,7 +783,7 @@ func TestAuthServerTLSIngressAndServiceMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDeployment(t, c, key, "a new config hash for the renewed certificate", func(d *appsv1.Deployment) error {
-		if d.Spec.Template.Annotations[controllers.ConfigHashAnnotation] == hash {
+		if d.Spec.Template.Annotations[specs.ConfigHashAnnotation] == hash {
 			return errors.New("config hash unchanged")
 		}
 		return nil

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 )
 
 // requestsMetric is the server's counter of HTTP requests (server/metrics).
@@ -79,7 +80,7 @@ func (o *PodLoadObserver) ObservedRPS(ctx context.Context, as *authlyv1.AuthServ
 	}
 
 	var pods corev1.PodList
-	if err := o.Reader.List(ctx, &pods, client.InNamespace(as.Namespace), client.MatchingLabels(authServerSelectorLabels(as))); err != nil {
+	if err := o.Reader.List(ctx, &pods, client.InNamespace(as.Namespace), client.MatchingLabels(specs.SelectorLabels(as))); err != nil {
 		return 0, false, fmt.Errorf("list pods: %w", err)
 	}
 	httpClient, scheme, err := o.httpClient(ctx, as)
@@ -155,16 +156,16 @@ func requestRate(prev, cur *loadSample) (float64, bool) {
 func scrapeRequests(ctx context.Context, c *http.Client, metricsURL string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("metrics request: %w", err)
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("scraping the metrics: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: %s", pathMetrics, resp.Status)
+		return 0, fmt.Errorf("GET %s: %s", specs.PathMetrics, resp.Status)
 	}
 	return sumCounter(io.LimitReader(resp.Body, 16<<20), requestsMetric)
 }
@@ -204,7 +205,7 @@ func (o *PodLoadObserver) httpClient(ctx context.Context, as *authlyv1.AuthServe
 	if base == nil {
 		base = &http.Client{Timeout: 5 * time.Second}
 	}
-	if !serverTLS(as) {
+	if !specs.ServerTLS(as) {
 		return base, "http", nil
 	}
 	roots, err := x509.SystemCertPool()
@@ -230,7 +231,7 @@ func (o *PodLoadObserver) podURL(pod *corev1.Pod, scheme string) string {
 	if o.PodURL != nil {
 		return o.PodURL(pod, scheme)
 	}
-	return scheme + "://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(serverPort)) + pathMetrics
+	return scheme + "://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(specs.ServerPort)) + specs.PathMetrics
 }
 
 func (o *PodLoadObserver) now() time.Time {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 )
 
 const metricsText = `# HELP authly_requests_total HTTP requests by endpoint (route pattern), method and status code.
@@ -101,7 +102,7 @@ func serverPod(as *authlyv1.AuthServer, name, ip string, ready bool) *corev1.Pod
 		status = corev1.ConditionTrue
 	}
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: as.Namespace, UID: types.UID("uid-" + name), Labels: authServerLabels(as)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: as.Namespace, UID: types.UID("uid-" + name), Labels: specs.Labels(as)},
 		Status: corev1.PodStatus{
 			PodIP:      ip,
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}},
@@ -109,13 +110,21 @@ func serverPod(as *authlyv1.AuthServer, name, ip string, ready bool) *corev1.Pod
 	}
 }
 
+// loadTestAuthServer is an AuthServer as far as the load observer reads one.
+func loadTestAuthServer() *authlyv1.AuthServer {
+	return &authlyv1.AuthServer{
+		ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: "team-a", UID: "uid-1"},
+		Spec:       authlyv1.AuthServerSpec{Issuer: "https://auth.team-a.example.com"},
+	}
+}
+
 func TestLoadObserverRate(t *testing.T) {
-	as := testAuthServer()
+	as := loadTestAuthServer()
 	metrics := &podMetrics{counters: map[string]int{"a": 1000, "b": 5000}}
 	srv := httptest.NewServer(metrics)
 	defer srv.Close()
 
-	otherServer := testAuthServer()
+	otherServer := loadTestAuthServer()
 	otherServer.Name = "other"
 	pods := []client.Object{
 		serverPod(as, "a", "10.0.0.1", true),

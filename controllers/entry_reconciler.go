@@ -109,18 +109,18 @@ func (e *entryReconciler) finalize(ctx context.Context, obj client.Object, d ent
 	}
 	if d.policy == authlyv1.DeletionPolicyOrphan {
 		if err := d.orphan(ctx); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("orphaning the %s: %w", d.kind, err)
 		}
 	} else if err := d.remove(ctx); err != nil {
 		if !deletionDeadlinePassed(obj, e.clock, e.deletionTimeout) {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("removing the %s from the database: %w", d.kind, err)
 		}
 		logf.FromContext(ctx).Error(err, "giving up removing the "+d.kind+" from the database")
 		e.event(obj, corev1.EventTypeWarning, entryEventNotRemoved,
 			fmt.Sprintf("could not remove %s from the database for %s (%v); it may remain there: remove it with `authly admin`", d.what, e.deletionTimeout, err))
 	}
 	if err := removeFinalizer(ctx, e.client, obj); err != nil {
-		return entryRequeueOnConflict(client.IgnoreNotFound(err))
+		return entryRequeueOnConflict(client.IgnoreNotFound(fmt.Errorf("removing the finalizer: %w", err)))
 	}
 	return ctrl.Result{}, nil
 }
@@ -181,33 +181,32 @@ func statusOf[T entry](obj T) entryStatus {
 // reconcileEntry is the Reconcile of an entry once it is read: deletion (finalize), or the
 // finalizer, the kind's steps (sync), and their outcome recorded in status with
 // observedGeneration. The outcome is translated into a result here and only here: a
-// *waiting error (the AuthServer or its database is not there yet) is shown as
-// Reconciling and looked at again after the server wait period; a *stalled error (a
-// person must fix something) as Stalled, looked at again at the next change or resync;
-// any other error as Reconciling with reason SyncFailed, and returned for backoff. The
-// status is patched when it differs from what was read.
+// requeue that waits (the AuthServer or its database is not there yet) is shown as
+// Reconciling and looked at again after its period or the server wait period; a stalled
+// one (a person must fix something) as Stalled, looked at again at the next change or
+// resync; any other error as Reconciling with reason SyncFailed, and returned for backoff.
+// The status is patched when it differs from what was read.
 func reconcileEntry[T entry](ctx context.Context, e *entryReconciler, obj T,
 	finalize, sync func(context.Context, T) (ctrl.Result, error)) (ctrl.Result, error) {
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return finalize(ctx, obj)
 	}
 	if err := addFinalizer(ctx, e.client, obj); err != nil {
-		return entryRequeueOnConflict(err)
+		return entryRequeueOnConflict(fmt.Errorf("adding the finalizer: %w", err))
 	}
 
 	before := obj.DeepCopyObject().(T)
 	result, err := sync(ctx, obj)
 	status := statusOf(obj)
 	*status.observedGeneration = obj.GetGeneration()
-	var wait *waiting
-	var stall *stalled
+	var q *requeue
 	switch {
-	case errors.As(err, &wait):
-		markReconciling(status.conditions, obj.GetGeneration(), wait.reason, wait.message)
-		result, err = ctrl.Result{RequeueAfter: e.serverWaitPeriod}, nil
-	case errors.As(err, &stall):
-		e.setNotReady(obj, status.conditions, *statusOf(before).conditions, true, stall.reason, stall.message)
+	case errors.As(err, &q) && q.stalled:
+		e.setNotReady(obj, status.conditions, *statusOf(before).conditions, true, q.reason, q.message)
 		result, err = resyncAfter(obj, e.resyncPeriod), nil
+	case errors.As(err, &q):
+		markReconciling(status.conditions, obj.GetGeneration(), q.reason, q.message)
+		result, err = ctrl.Result{RequeueAfter: durationOr(q.after, e.serverWaitPeriod)}, nil
 	case err != nil:
 		e.setNotReady(obj, status.conditions, *statusOf(before).conditions, false, authlyv1.ReasonSyncFailed, err.Error())
 	}
@@ -221,11 +220,11 @@ func reconcileEntry[T entry](ctx context.Context, e *entryReconciler, obj T,
 
 // openEntryDatabase opens the database of the AuthServer named server, obj's, and records
 // in obj's status the Secret its URL came from, for deletion after the AuthServer is gone.
-// While the AuthServer or its database is not there yet the error is a *waiting.
+// While the AuthServer or its database is not there yet the error is a requeue that waits.
 func openEntryDatabase[T entry](ctx context.Context, e *entryReconciler, obj T, server string) (*serverDatabase, error) {
 	db, err := openServerDatabase(ctx, e.client, e.databases, obj.GetNamespace(), server)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening the database: %w", err)
 	}
 	status := statusOf(obj)
 	*status.databaseSecretName, *status.databaseSecretKey = db.secretName, db.secretKey

@@ -91,7 +91,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return reconcileEntry(ctx, &r.entryReconciler, &oc, r.finalize, r.reconcileClient)
 }
 
-// reconcileClient runs the steps after the finalizer. A *stalled error is a problem a
+// reconcileClient runs the steps after the finalizer. A stalled requeue is a problem a
 // person must fix; other errors are retried with backoff.
 func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv1.OAuthClient) (ctrl.Result, error) {
 	db, err := openEntryDatabase(ctx, &r.entryReconciler, oc, oc.Spec.AuthServerRef.Name)
@@ -108,13 +108,13 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 	}
 	creds, err := r.ensureSecret(ctx, oc, db.server)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("credentials Secret: %w", err)
 	}
 	oc.Status.ClientID = creds.clientID
 	oc.Status.SecretName = oc.EffectiveSecretName()
 
 	if err := r.syncClient(ctx, oc, db.store, creds); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("registering the client in the database: %w", err)
 	}
 
 	now := metav1.NewTime(r.now())

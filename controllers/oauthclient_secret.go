@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/registry"
 )
@@ -282,7 +283,7 @@ func pendingRotation(oc *authlyv1.OAuthClient) string {
 // setEndpointKeys writes the server's URLs, derived from the AuthServer's issuer and the
 // server's own paths, into a Secret's data.
 func setEndpointKeys(data map[string][]byte, as *authlyv1.AuthServer) {
-	ep := authServerEndpoints(as.Spec.Issuer)
+	ep := specs.Endpoints(as.Spec.Issuer)
 	data[credKeyIssuer] = []byte(as.Spec.Issuer)
 	data[credKeyTokenURL] = []byte(ep.Token)
 	data[credKeyAuthorizeURL] = []byte(ep.Authorize)

@@ -24,7 +24,7 @@ const defaultRotationGracePeriod = 24 * time.Hour
 
 // desiredClient is the database row an OAuthClient asks for, with the hash of secret,
 // checked by the same rules as the admin CLI and API (registry.NormalizeClient). A spec
-// the rules refuse is a *stalled InvalidSpec naming the spec field.
+// the rules refuse is a stalled requeue (InvalidSpec) naming the spec field.
 func desiredClient(oc *authlyv1.OAuthClient, clientID, secret string) (*store.Client, error) {
 	typ := store.Confidential
 	if oc.Spec.Type == authlyv1.ClientPublic {
@@ -232,7 +232,7 @@ func clientDiff(cur, want *store.Client) []string {
 
 // rotationGracePeriod is how long the previous secret stays valid after a rotation: the
 // rotate-secret-grace-period annotation's, else the spec's. An annotation that is not a
-// duration is a *stalled InvalidSpec, checked before any new secret is written.
+// duration is a stalled requeue (InvalidSpec), checked before any new secret is written.
 func rotationGracePeriod(oc *authlyv1.OAuthClient) (time.Duration, error) {
 	if v, ok := oc.Annotations[authlyv1.RotateSecretGracePeriodAnnotation]; ok {
 		d, err := time.ParseDuration(v)

@@ -62,30 +62,6 @@ func entryManagedBy(obj client.Object) string {
 	return "k8s:" + obj.GetNamespace() + "/" + obj.GetName()
 }
 
-// stalled is a problem that a person must fix, by a change of the spec or of an object it
-// names: it is shown in the Stalled and Ready conditions (with a Warning event when it
-// first appears) and looked at again at the next change or resync, without error backoff.
-type stalled struct {
-	reason  string
-	message string
-}
-
-func (s *stalled) Error() string { return s.reason + ": " + s.message }
-
-func stalledf(reason, format string, a ...any) error {
-	return &stalled{reason: reason, message: fmt.Sprintf(format, a...)}
-}
-
-// waiting says that the AuthServer or its database is not there yet. It is not a stall:
-// what is missing comes without a change of the entry's spec. reconcileEntry shows it as
-// Reconciling and looks again after the server wait period, without error backoff.
-type waiting struct {
-	reason  string
-	message string
-}
-
-func (w *waiting) Error() string { return w.reason + ": " + w.message }
-
 // serverDatabase is an AuthServer's database, open, and where its URL came from.
 type serverDatabase struct {
 	server     *authlyv1.AuthServer
@@ -96,8 +72,8 @@ type serverDatabase struct {
 
 // openServerDatabase finds the AuthServer named name in namespace ns and opens its
 // database. Running server pods are not needed: the database being migrated (condition
-// DatabaseReady) is enough to register clients and scopes. A *waiting error explains why
-// it cannot go on yet.
+// DatabaseReady) is enough to register clients and scopes. A requeue error, not stalled,
+// explains why it cannot go on yet.
 func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, name string) (*serverDatabase, error) {
 	var as authlyv1.AuthServer
 	key := types.NamespacedName{Namespace: ns, Name: name}
@@ -106,26 +82,26 @@ func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns
 			// Not a stall: GitOps tools apply a directory in no particular order (and Flux
 			// may apply the AuthServer in another Kustomization), so the AuthServer is often
 			// created after its clients. Its creation is watched and ends the wait.
-			return nil, &waiting{authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q (spec.authServerRef.name) does not exist in namespace %s", name, ns)}
+			return nil, waitingFor(authlyv1.ReasonAuthServerNotFound, fmt.Sprintf("AuthServer %q (spec.authServerRef.name) does not exist in namespace %s", name, ns), 0)
 		}
-		return nil, err
+		return nil, fmt.Errorf("reading AuthServer %q: %w", name, err)
 	}
 	if !as.DeletionTimestamp.IsZero() {
-		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("AuthServer %q is being deleted", name)}
+		return nil, waitingFor(authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("AuthServer %q is being deleted", name), 0)
 	}
 	if !conditionTrue(as.Status.Conditions, authlyv1.ConditionDatabaseReady) {
-		return nil, &waiting{authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("waiting for the database of AuthServer %q to be migrated (condition %s)", name, authlyv1.ConditionDatabaseReady)}
+		return nil, waitingFor(authlyv1.ReasonAuthServerNotReady, fmt.Sprintf("waiting for the database of AuthServer %q to be migrated (condition %s)", name, authlyv1.ConditionDatabaseReady), 0)
 	}
 	url, err := DatabaseURL(ctx, c, &as)
 	if errors.Is(err, errDatabaseSecret) {
-		return nil, &waiting{authlyv1.ReasonDatabaseSecretNotFound, err.Error()}
+		return nil, waitingFor(authlyv1.ReasonDatabaseSecretNotFound, err.Error(), 0)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the database URL of AuthServer %q: %w", name, err)
 	}
 	st, err := dbs.Store(ctx, key, url)
 	if err != nil {
-		return nil, &waiting{authlyv1.ReasonDatabaseUnreachable, fmt.Sprintf("database of AuthServer %q: %v", name, err)}
+		return nil, waitingFor(authlyv1.ReasonDatabaseUnreachable, fmt.Sprintf("database of AuthServer %q: %v", name, err), 0)
 	}
 	return &serverDatabase{server: &as, store: st, secretName: as.Spec.Database.SecretRef.Name, secretKey: as.Spec.Database.URLKey()}, nil
 }

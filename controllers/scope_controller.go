@@ -85,7 +85,7 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 	if errors.Is(err, store.ErrNotFound) {
 		cur = nil
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("reading scope %q from the database: %w", want.Name, err)
 	}
 	if cur != nil && cur.ManagedBy != "" && cur.ManagedBy != want.ManagedBy {
 		return ctrl.Result{}, stalledf(authlyv1.ReasonConflict,
@@ -93,7 +93,7 @@ func (r *ScopeReconciler) reconcileScope(ctx context.Context, sc *authlyv1.Scope
 	}
 	if cur == nil || cur.Description != want.Description || cur.Default != want.Default || cur.ManagedBy != want.ManagedBy {
 		if _, err := db.store.UpsertScope(ctx, want); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("writing scope %q to the database: %w", want.Name, err)
 		}
 		r.scopeWritten(sc, cur, want)
 	}
@@ -140,7 +140,7 @@ func (r *ScopeReconciler) finalize(ctx context.Context, sc *authlyv1.Scope) (ctr
 func (r *ScopeReconciler) removeFromDatabase(ctx context.Context, sc *authlyv1.Scope) error {
 	st, err := cleanupDatabase(ctx, r.Client, r.Databases, sc.Namespace, sc.Spec.AuthServerRef.Name, sc.Status.DatabaseSecretName, sc.Status.DatabaseSecretKey)
 	if err != nil {
-		return err
+		return fmt.Errorf("finding the database: %w", err)
 	}
 	if st == nil {
 		r.event(sc, corev1.EventTypeWarning, entryEventNotRemoved,

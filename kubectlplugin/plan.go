@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
-	"github.com/authly-dev/authly-operator/controllers"
 	"github.com/authly-dev/authly-operator/controllers/capacity"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 )
 
 // planFlags are an AuthServer's capacity rules as flags, with the CRD's defaults.
@@ -66,7 +66,7 @@ An operation left out has a share of 0; without --mix the operator's default mix
 			if err != nil {
 				return err
 			}
-			plan, err := controllers.PlanFor(as)
+			plan, err := specs.Plan(as)
 			if err != nil {
 				return flagErrors(err)
 			}

@@ -5,11 +5,11 @@ import (
 	"testing"
 
 	authlyv1 "github.com/authly-dev/authly-operator/api/v1"
-	"github.com/authly-dev/authly-operator/controllers"
+	"github.com/authly-dev/authly-operator/controllers/specs"
 )
 
 // plan prints what the operator plans for the same spec: the numbers come from
-// controllers.PlanFor, and the tables are golden files.
+// specs.Plan, and the tables are golden files.
 func TestPlan(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -36,7 +36,7 @@ func TestPlanIsTheOperators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := controllers.PlanFor(as)
+	want, err := specs.Plan(as)
 	if err != nil {
 		t.Fatal(err)
 	}

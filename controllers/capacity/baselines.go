@@ -60,9 +60,9 @@ func DefaultBaselines() Baselines {
 	}
 }
 
-// SeedBaselines are the performance guide's BASELINE_METRICS: requests per second of one 8-core server,
+// guideBaselines are the performance guide's BASELINE_METRICS: requests per second of one 8-core server,
 // as the performance guide's calculator assumes them. Only SeedPlan uses them.
-func SeedBaselines() Baselines {
+func guideBaselines() Baselines {
 	return Baselines{
 		TokenGeneration: 12500,
 		TokenValidation: 18400,

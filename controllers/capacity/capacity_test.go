@@ -378,7 +378,7 @@ func TestSeedExampleBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := seedExample()
-	in.Baselines = SeedBaselines() // one "core" here is the performance guide's whole server
+	in.Baselines = guideBaselines() // one "core" here is the performance guide's whole server
 	ours, err := Compute(in)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 type SeedResult struct {
 	AverageRPS float64
 	PeakRPS    float64
-	// WeightedCapacityRPS is the performance guide's arithmetic mean of SeedBaselines by share.
+	// WeightedCapacityRPS is the performance guide's arithmetic mean of guideBaselines by share.
 	WeightedCapacityRPS float64
 	ServersRecommended  int
 	ServersWithFailover int
@@ -50,7 +50,7 @@ func SeedPlan(dailyRequests int64, peakMultiplier float64, mix Mix) (SeedResult,
 
 	r := SeedResult{AverageRPS: float64(dailyRequests) / secondsPerDay}
 	r.PeakRPS = r.AverageRPS * peakMultiplier
-	rates := SeedBaselines()
+	rates := guideBaselines()
 	for _, op := range Operations() {
 		r.WeightedCapacityRPS += rates[op] * mix[op]
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/store/pgcluster"
+	"github.com/authly-dev/authly-operator/server/store/storebench"
 )
 
 // Settings the server runs with, besides the database and address; the report lists them.
@@ -86,7 +87,7 @@ func startEnv(ctx context.Context, o options) (_ *env, err error) {
 		s := o.scale
 		logf("seeding scale data: %d refresh tokens, %d clients, %d revoked token ids (this takes minutes)", s.RefreshTokens, s.Clients, s.Revoked)
 		start := time.Now()
-		if err := e.store.SeedScaleData(ctx, s.RefreshTokens, s.Clients, s.Revoked); err != nil {
+		if err := storebench.SeedScaleData(ctx, e.store, s.RefreshTokens, s.Clients, s.Revoked); err != nil {
 			return nil, fmt.Errorf("seed scale data: %w", err)
 		}
 		logf("seeded in %s", time.Since(start).Round(time.Second))

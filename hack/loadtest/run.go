@@ -13,6 +13,7 @@ import (
 
 	"github.com/authly-dev/authly-operator/hack/benchhost"
 	"github.com/authly-dev/authly-operator/hack/internal/harness"
+	"github.com/authly-dev/authly-operator/server/store/storebench"
 )
 
 // maxRequestsPerPoint bounds a point by count as --duration bounds it by time.
@@ -177,7 +178,7 @@ func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario,
 			logf("%s c=%d: prepared %d in %s", sc.Name, conc, n, time.Since(start).Round(100*time.Millisecond))
 			prepared, limit = n, int64(n+1)
 		}
-		if err := r.env.store.VacuumAnalyze(ctx); err != nil {
+		if err := storebench.VacuumAnalyze(ctx, r.env.store); err != nil {
 			return fmt.Errorf("vacuum before the point: %w", err)
 		}
 		r.settle(ctx)

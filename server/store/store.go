@@ -135,7 +135,8 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 func (s *Store) Close() { s.pool.Close() }
 
 // Pool is the underlying connection pool, for health checks and pool statistics. Other
-// packages must not run SQL on it.
+// packages must not run SQL on it, but for server/store/storebench, the store's own
+// benchmark data.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Ping checks that the database answers.

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"strings"
@@ -190,7 +190,7 @@ func TestAuthServerDeploymentFor(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(as)
 			}
-			d := deploymentFor(as, plan, "ghcr.io/authly-dev/authly:v1", "cfghash")
+			d := Deployment(as, plan, "ghcr.io/authly-dev/authly:v1", "cfghash")
 			checkCommonDeployment(t, as, d, plan)
 			tt.check(t, d)
 		})
@@ -273,43 +273,43 @@ func checkCommonDeployment(t *testing.T, as *authlyv1.AuthServer, d *appsv1.Depl
 
 func TestAuthServerServiceFor(t *testing.T) {
 	as := testAuthServer()
-	svc := serviceFor(as)
+	svc := Service(as)
 	if p := svc.Spec.Ports[0]; p.Port != 8000 || p.Name != "http" || p.TargetPort != intstr.FromString("http") {
 		t.Errorf("port = %+v, want 8000 http", p)
 	}
-	if diff := cmp.Diff(authServerSelectorLabels(as), svc.Spec.Selector); diff != "" {
+	if diff := cmp.Diff(SelectorLabels(as), svc.Spec.Selector); diff != "" {
 		t.Errorf("selector (-want +got):\n%s", diff)
 	}
 	as.Spec.TLS = &authlyv1.TLSSpec{SecretName: "auth-tls"}
-	if p := serviceFor(as).Spec.Ports[0]; p.Port != 443 || p.Name != "https" || p.TargetPort != intstr.FromString("https") {
+	if p := Service(as).Spec.Ports[0]; p.Port != 443 || p.Name != "https" || p.TargetPort != intstr.FromString("https") {
 		t.Errorf("TLS port = %+v, want 443 -> https", p)
 	}
 }
 
 func TestAuthServerPodDisruptionBudgetFor(t *testing.T) {
 	as := testAuthServer()
-	if pdb := podDisruptionBudgetFor(as, 1); pdb != nil {
+	if pdb := PodDisruptionBudget(as, 1); pdb != nil {
 		t.Errorf("one replica has a budget %+v: it would block node drains", pdb.Spec)
 	}
-	pdb := podDisruptionBudgetFor(as, 3)
+	pdb := PodDisruptionBudget(as, 3)
 	if pdb == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || pdb.Spec.MinAvailable != nil {
 		t.Fatalf("pdb = %+v, want maxUnavailable 1", pdb)
 	}
-	if diff := cmp.Diff(authServerSelectorLabels(as), pdb.Spec.Selector.MatchLabels); diff != "" {
+	if diff := cmp.Diff(SelectorLabels(as), pdb.Spec.Selector.MatchLabels); diff != "" {
 		t.Errorf("selector (-want +got):\n%s", diff)
 	}
 }
 
 func TestAuthServerIngressFor(t *testing.T) {
 	as := testAuthServer()
-	if ing := ingressFor(as); ing != nil {
+	if ing := Ingress(as); ing != nil {
 		t.Errorf("no spec.ingress but an Ingress %+v", ing)
 	}
 	as.Spec.Ingress = &authlyv1.IngressSpec{
 		ClassName: "nginx", Host: "auth.team-a.example.com", TLSSecretName: "auth-cert",
 		Annotations: map[string]string{"cert-manager.io/cluster-issuer": "letsencrypt"},
 	}
-	ing := ingressFor(as)
+	ing := Ingress(as)
 	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "nginx" {
 		t.Errorf("class = %v", ing.Spec.IngressClassName)
 	}
@@ -328,7 +328,7 @@ func TestAuthServerIngressFor(t *testing.T) {
 		t.Errorf("annotations = %v", ing.Annotations)
 	}
 	as.Spec.TLS = &authlyv1.TLSSpec{SecretName: "auth-tls"}
-	ing = ingressFor(as)
+	ing = Ingress(as)
 	if ing.Annotations[ingressBackendProtocolAnnotation] != "HTTPS" || ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Name != "https" {
 		t.Errorf("with spec.tls: annotations %v backend %+v", ing.Annotations, ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service)
 	}
@@ -336,8 +336,8 @@ func TestAuthServerIngressFor(t *testing.T) {
 
 func TestAuthServerServiceMonitorFor(t *testing.T) {
 	as := testAuthServer()
-	sm := serviceMonitorFor(as)
-	if sm.GroupVersionKind() != serviceMonitorGVK || sm.GetName() != "main" {
+	sm := ServiceMonitor(as)
+	if sm.GroupVersionKind() != ServiceMonitorGVK || sm.GetName() != "main" {
 		t.Fatalf("gvk %v name %s", sm.GroupVersionKind(), sm.GetName())
 	}
 	ep := sm.Object["spec"].(map[string]any)["endpoints"].([]any)[0].(map[string]any)
@@ -345,7 +345,7 @@ func TestAuthServerServiceMonitorFor(t *testing.T) {
 		t.Errorf("endpoint = %v", ep)
 	}
 	as.Spec.TLS = &authlyv1.TLSSpec{SecretName: "auth-tls"}
-	ep = serviceMonitorFor(as).Object["spec"].(map[string]any)["endpoints"].([]any)[0].(map[string]any)
+	ep = ServiceMonitor(as).Object["spec"].(map[string]any)["endpoints"].([]any)[0].(map[string]any)
 	if ep["scheme"] != "https" || ep["tlsConfig"].(map[string]any)["serverName"] != "auth.team-a.example.com" {
 		t.Errorf("TLS endpoint = %v", ep)
 	}
@@ -354,7 +354,7 @@ func TestAuthServerServiceMonitorFor(t *testing.T) {
 // The endpoint paths are server/oauth's; this package keeps copies so as not to import the
 // server.
 func TestAuthServerEndpointsMatchTheServer(t *testing.T) {
-	e := authServerEndpoints("https://auth.example.com/")
+	e := Endpoints("https://auth.example.com/")
 	want := &authlyv1.Endpoints{
 		Issuer:        "https://auth.example.com",
 		Discovery:     "https://auth.example.com" + oauth.PathOIDCMetadata,
@@ -414,7 +414,7 @@ func TestAuthServerCapacityPlanIsComputes(t *testing.T) {
 		MaxReplicas:           10,
 		FailoverReplicas:      ptr.To[int32](1),
 	}
-	got, err := declaredPlan(as)
+	got, err := Plan(as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,17 +434,17 @@ func TestAuthServerCapacityPlanIsComputes(t *testing.T) {
 		t.Errorf("CPU per replica = %v, want resources.requests.cpu 0.5", got.CPUPerReplica)
 	}
 	as.Spec.Capacity.CPUPerReplica = ptr.To(resource.MustParse("2"))
-	if p, _ := declaredPlan(as); p.CPUPerReplica != 2 {
+	if p, _ := Plan(as); p.CPUPerReplica != 2 {
 		t.Errorf("CPU per replica = %v, want capacity.cpuPerReplica 2", p.CPUPerReplica)
 	}
 	as.Spec.Capacity.OperationMix.Discovery = "0.5"
-	if _, err := declaredPlan(as); err == nil || !strings.Contains(err.Error(), "capacity.operationMix") {
+	if _, err := Plan(as); err == nil || !strings.Contains(err.Error(), "capacity.operationMix") {
 		t.Errorf("a mix adding up to 1.45 gave %v, want an error naming capacity.operationMix", err)
 	}
 }
 
 func TestAuthServerGOMAXPROCS(t *testing.T) {
-	capacityMode := func(as *authlyv1.AuthServer) {
+	CapacityMode := func(as *authlyv1.AuthServer) {
 		as.Spec.Replicas = nil
 		as.Spec.Capacity = &authlyv1.CapacitySpec{ExpectedDailyRequests: 1_000_000, MinReplicas: 2, MaxReplicas: 4}
 	}
@@ -464,15 +464,15 @@ func TestAuthServerGOMAXPROCS(t *testing.T) {
 			as.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}
 		}, "3"},
 		{"capacity mode without resources: the plan's one core", func(as *authlyv1.AuthServer) {
-			capacityMode(as)
+			CapacityMode(as)
 			as.Spec.Resources = corev1.ResourceRequirements{}
 		}, "1"},
 		{"capacity mode: capacity.cpuPerReplica over the request", func(as *authlyv1.AuthServer) {
-			capacityMode(as)
+			CapacityMode(as)
 			as.Spec.Capacity.CPUPerReplica = ptr.To(resource.MustParse("4"))
 		}, "4"},
 		{"capacity mode: a limit still wins", func(as *authlyv1.AuthServer) {
-			capacityMode(as)
+			CapacityMode(as)
 			as.Spec.Capacity.CPUPerReplica = ptr.To(resource.MustParse("4"))
 			as.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
 		}, "2"},
@@ -486,11 +486,11 @@ func TestAuthServerGOMAXPROCS(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(as)
 			}
-			plan, err := declaredPlan(as)
+			plan, err := Plan(as)
 			if err != nil {
 				t.Fatal(err)
 			}
-			env := envMap(t, deploymentFor(as, plan, "img", "hash").Spec.Template.Spec.Containers[0])
+			env := envMap(t, Deployment(as, plan, "img", "hash").Spec.Template.Spec.Containers[0])
 			v, ok := env["GOMAXPROCS"]
 			switch {
 			case tt.want == "" && ok:
@@ -505,60 +505,28 @@ func TestAuthServerGOMAXPROCS(t *testing.T) {
 func TestAuthServerConfigHash(t *testing.T) {
 	as := testAuthServer()
 	plan := replicasPlan(as)
-	base := configHash(serverSettings(as, plan), "db", "kek")
-	if again := configHash(serverSettings(testAuthServer(), replicasPlan(testAuthServer())), "db", "kek"); again != base {
+	base := ConfigHash(ServerSettings(as, plan), "db", "kek")
+	if again := ConfigHash(ServerSettings(testAuthServer(), replicasPlan(testAuthServer())), "db", "kek"); again != base {
 		t.Errorf("the same config hashes differently: %s, %s", base, again)
 	}
 	as.Spec.Tokens.AccessTokenTTL = &metav1.Duration{Duration: 5 * time.Minute}
-	if h := configHash(serverSettings(as, plan), "db", "kek"); h == base {
+	if h := ConfigHash(ServerSettings(as, plan), "db", "kek"); h == base {
 		t.Error("a new access token TTL keeps the config hash: the pods would not restart")
 	}
-	if h := configHash(serverSettings(testAuthServer(), plan), "db2", "kek"); h == base {
+	if h := ConfigHash(ServerSettings(testAuthServer(), plan), "db2", "kek"); h == base {
 		t.Error("a new database URL keeps the config hash")
 	}
 }
 
 func TestAuthServerObjectHash(t *testing.T) {
 	as := testAuthServer()
-	a, err := objectHash(deploymentFor(as, replicasPlan(as), "img", "h"))
+	a, err := ObjectHash(Deployment(as, replicasPlan(as), "img", "h"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := objectHash(deploymentFor(testAuthServer(), replicasPlan(as), "img", "h"))
-	c, _ := objectHash(deploymentFor(as, replicasPlan(as), "img2", "h"))
+	b, _ := ObjectHash(Deployment(testAuthServer(), replicasPlan(as), "img", "h"))
+	c, _ := ObjectHash(Deployment(as, replicasPlan(as), "img2", "h"))
 	if a != b || a == c {
 		t.Errorf("hashes: same object %s / %s, other image %s", a, b, c)
-	}
-}
-
-func TestAuthServerRedact(t *testing.T) {
-	url := "postgres://authly:s3cr%40t@db.example.com:5432/authly?sslmode=require"
-	tests := []string{
-		"connect " + url + ": refused",
-		"failed for password s3cr@t",
-		"dsn host=db password=s3cr@t user=authly",
-	}
-	for _, msg := range tests {
-		got := redact(msg, url)
-		if strings.Contains(got, "s3cr") {
-			t.Errorf("redact(%q) = %q: the password is still there", msg, got)
-		}
-	}
-	if got := redact("connection refused", url); got != "connection refused" {
-		t.Errorf("redact changed an innocent message: %q", got)
-	}
-}
-
-func TestAuthServerMergeCapacityStatusKeepsLastEvaluated(t *testing.T) {
-	t0 := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	t1 := metav1.NewTime(t0.Add(time.Minute))
-	prev := mergeCapacityStatus(nil, &authlyv1.CapacityStatus{Replicas: 3}, t0)
-	same := mergeCapacityStatus(prev, &authlyv1.CapacityStatus{Replicas: 3}, t1)
-	if !same.LastEvaluated.Equal(&t0) {
-		t.Errorf("an unchanged plan moved lastEvaluated to %v", same.LastEvaluated)
-	}
-	changed := mergeCapacityStatus(prev, &authlyv1.CapacityStatus{Replicas: 4}, t1)
-	if !changed.LastEvaluated.Equal(&t1) {
-		t.Errorf("a changed plan kept lastEvaluated %v", changed.LastEvaluated)
 	}
 }

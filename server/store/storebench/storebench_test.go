@@ -1,8 +1,9 @@
-package store_test
+package storebench_test
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,13 +15,34 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/authly-dev/authly-operator/server/store"
+	"github.com/authly-dev/authly-operator/server/store/storebench"
+	"github.com/authly-dev/authly-operator/server/store/storetest"
 )
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// newStore opens a Store on a fresh database, closed when the test ends.
+func newStore(tb testing.TB) *store.Store {
+	tb.Helper()
+	s, err := store.Open(context.Background(), storetest.URL(tb), store.Options{})
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// hash is the SHA-256 of a secret, as the refresh token keys end.
+func hash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
 
 func TestSeedScaleData(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	for range 2 { // the second run finds every row and adds none
-		if err := s.SeedScaleData(ctx, 1000, 10, 20); err != nil {
+		if err := storebench.SeedScaleData(ctx, s, 1000, 10, 20); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -28,8 +50,8 @@ func TestSeedScaleData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(clients) != 10 || clients[0].ID != store.ScaleClientPrefix+"0000000" {
-		t.Fatalf("got %d clients starting with %q, want 10 starting with %s0000000", len(clients), clients[0].ID, store.ScaleClientPrefix)
+	if len(clients) != 10 || clients[0].ID != storebench.ClientPrefix+"0000000" {
+		t.Fatalf("got %d clients starting with %q, want 10 starting with %s0000000", len(clients), clients[0].ID, storebench.ClientPrefix)
 	}
 	// The keys are as credentials.StorageKey makes them: the issue time in milliseconds
 	// (6 bytes) and the SHA-256 of the token, so that they sort by issue time.
@@ -60,12 +82,12 @@ func TestSeedScaleData(t *testing.T) {
 		t.Errorf("tokens issued from %v to %v: want 28 days up to a day ago", keys[0].createdAt, keys[999].createdAt)
 	}
 	for _, i := range []int{0, 999} {
-		key := append(bytes.Clone(keys[i].key[:6]), hash(store.ScaleRefreshPrefix+strconv.Itoa(i))...)
+		key := append(bytes.Clone(keys[i].key[:6]), hash(storebench.RefreshPrefix+strconv.Itoa(i))...)
 		rt, err := s.GetRefreshToken(ctx, key)
 		if err != nil {
 			t.Fatalf("refresh token %d: %v", i, err)
 		}
-		if !strings.HasPrefix(rt.ClientID, store.ScaleClientPrefix) || !rt.ExpiresAt.After(time.Now()) {
+		if !strings.HasPrefix(rt.ClientID, storebench.ClientPrefix) || !rt.ExpiresAt.After(time.Now()) {
 			t.Errorf("refresh token %d: client %q, expires %v", i, rt.ClientID, rt.ExpiresAt)
 		}
 		// Tokens 2k and 2k+1 are one family, which began with token 2k.
@@ -81,7 +103,7 @@ func TestSeedScaleData(t *testing.T) {
 	if len(revoked) != 20 {
 		t.Errorf("%d revoked token ids, want 20", len(revoked))
 	}
-	if err := s.SeedScaleData(ctx, -1, 0, 0); !errors.Is(err, store.ErrInvalid) {
+	if err := storebench.SeedScaleData(ctx, s, -1, 0, 0); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("negative scale: err = %v, want ErrInvalid", err)
 	}
 }
@@ -89,10 +111,10 @@ func TestSeedScaleData(t *testing.T) {
 func TestVacuumAnalyze(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	if err := s.SeedScaleData(ctx, 100, 2, 0); err != nil {
+	if err := storebench.SeedScaleData(ctx, s, 100, 2, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.VacuumAnalyze(ctx); err != nil {
+	if err := storebench.VacuumAnalyze(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	var vacuumed bool

@@ -1,4 +1,16 @@
-package controllers
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+// Package specs holds the pure builders of what an AuthServer owns, as CloudNativePG's
+// pkg/specs does for its clusters: each returns the desired object from the AuthServer and
+// what the reconciler looked up (plan, image, hashes). None reads the cluster, so each is a
+// table test away from being checked, and this package's tests run without an API server
+// or a database. The AuthServer reconciler (controllers/authserver_controller.go) applies
+// them.
+package specs
 
 import (
 	"crypto/sha256"
@@ -26,11 +38,6 @@ import (
 	"github.com/authly-dev/authly-operator/server/settings"
 )
 
-// The pure builders of what an AuthServer owns. Each returns the desired object from the
-// AuthServer and what the reconciler looked up (plan, image, hashes); none reads the
-// cluster, so each is a table test away from being checked. authserver_controller.go
-// applies them.
-
 const (
 	// Label keys of everything an AuthServer owns (the recommended labels).
 	labelName      = "app.kubernetes.io/name"
@@ -45,8 +52,8 @@ const (
 	// configuration, Secrets included, so that a change of any of them rolls the pods.
 	ConfigHashAnnotation = "oauth.authly.dev/config-hash"
 
-	// serverPort is where `authly server` listens (its --listen default).
-	serverPort = 8000
+	// ServerPort is where `authly server` listens (its --listen default).
+	ServerPort = 8000
 	// serverTLSServicePort is the Service port when the server serves HTTPS itself.
 	serverTLSServicePort = 443
 	// serverMaxSurge is the Deployment's maxSurge. The capacity plan counts these pods'
@@ -63,7 +70,8 @@ const (
 )
 
 // Paths of the server's endpoints. They are the constants of server/oauth; a test checks
-// that they agree, so that this package need not import the OAuth server.
+// that they agree, so that this package need not import the OAuth server. PathMetrics is
+// where the pods' metrics are read.
 const (
 	pathAuthorize     = "/api/v1/oauth/authorize"
 	pathToken         = "/api/v1/oauth/token"
@@ -72,51 +80,51 @@ const (
 	pathUserinfo      = "/oidc/userinfo"
 	pathJWKS          = "/.well-known/jwks.json"
 	pathOIDCDiscovery = "/.well-known/openid-configuration"
-	pathMetrics       = "/metrics"
+	PathMetrics       = "/metrics"
 	pathReady         = "/ready"
 	pathHealth        = "/health"
 )
 
-// serviceMonitorGVK is the Prometheus Operator's ServiceMonitor, used as unstructured so that
+// ServiceMonitorGVK is the Prometheus Operator's ServiceMonitor, used as unstructured so that
 // the operator neither depends on nor needs that API.
-var serviceMonitorGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}
+var ServiceMonitorGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}
 
-// authServerSelectorLabels select an AuthServer's pods. They never change: a Deployment's
+// SelectorLabels select an AuthServer's pods. They never change: a Deployment's
 // selector is immutable.
-func authServerSelectorLabels(as *authlyv1.AuthServer) map[string]string {
+func SelectorLabels(as *authlyv1.AuthServer) map[string]string {
 	return map[string]string{labelName: "authly", labelInstance: as.Name}
 }
 
-// authServerLabels are on everything an AuthServer owns.
-func authServerLabels(as *authlyv1.AuthServer) map[string]string {
-	l := authServerSelectorLabels(as)
+// Labels are on everything an AuthServer owns.
+func Labels(as *authlyv1.AuthServer) map[string]string {
+	l := SelectorLabels(as)
 	l[labelManagedBy] = "authly-operator"
 	l[labelComponent] = "server"
 	return l
 }
 
-// authServerSelector is the label selector of the pods as a string, for the scale
+// Selector is the label selector of the pods as a string, for the scale
 // subresource (and so for a HorizontalPodAutoscaler).
-func authServerSelector(as *authlyv1.AuthServer) string {
-	return labels.SelectorFromSet(authServerSelectorLabels(as)).String()
+func Selector(as *authlyv1.AuthServer) string {
+	return labels.SelectorFromSet(SelectorLabels(as)).String()
 }
 
-// serverTLS reports whether the server serves HTTPS itself.
-func serverTLS(as *authlyv1.AuthServer) bool {
+// ServerTLS reports whether the server serves HTTPS itself.
+func ServerTLS(as *authlyv1.AuthServer) bool {
 	return as.Spec.TLS != nil && as.Spec.TLS.SecretName != ""
 }
 
 // serverPortName is the name of the container and Service port.
 func serverPortName(as *authlyv1.AuthServer) string {
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		return "https"
 	}
 	return "http"
 }
 
-// authServerEndpoints are the URLs the server's discovery document advertises: the issuer
+// Endpoints are the URLs the server's discovery document advertises: the issuer
 // without a trailing slash, followed by each endpoint's path.
-func authServerEndpoints(issuer string) *authlyv1.Endpoints {
+func Endpoints(issuer string) *authlyv1.Endpoints {
 	iss := strings.TrimSuffix(issuer, "/")
 	return &authlyv1.Endpoints{
 		Issuer:        iss,
@@ -130,14 +138,14 @@ func authServerEndpoints(issuer string) *authlyv1.Endpoints {
 	}
 }
 
-// kekSecretFor is the generated key-encryption-key Secret holding key (base64). It is
+// KeyEncryptionKeySecret is the generated key-encryption-key Secret holding key (base64). It is
 // created once and never updated: a new key would make the signing keys unreadable.
-func kekSecretFor(as *authlyv1.AuthServer, key string) *corev1.Secret {
+func KeyEncryptionKeySecret(as *authlyv1.AuthServer, key string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      as.GeneratedKeyEncryptionKeySecretName(),
 			Namespace: as.Namespace,
-			Labels:    authServerLabels(as),
+			Labels:    Labels(as),
 		},
 		Type:      corev1.SecretTypeOpaque,
 		Immutable: ptr.To(true),
@@ -145,30 +153,30 @@ func kekSecretFor(as *authlyv1.AuthServer, key string) *corev1.Secret {
 	}
 }
 
-// serviceAccountFor is the server pods' ServiceAccount when the spec names none. The pods
+// ServiceAccount is the server pods' ServiceAccount when the spec names none. The pods
 // do not talk to the Kubernetes API, so its token is not mounted.
-func serviceAccountFor(as *authlyv1.AuthServer) *corev1.ServiceAccount {
+func ServiceAccount(as *authlyv1.AuthServer) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      as.Name,
 			Namespace: as.Namespace,
-			Labels:    authServerLabels(as),
+			Labels:    Labels(as),
 		},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
 }
 
-// serverSettings is the server's configuration that is not secret, as AUTHLY_* variables
+// ServerSettings is the server's configuration that is not secret, as AUTHLY_* variables
 // of `authly server`, in a fixed order. It enters the config hash and the container's env.
 //
 // AUTHLY_REPLICAS, by which each replica divides the rate limits, is the plan's lower bound:
 // the replica count in replicas mode, capacity.minReplicas in capacity mode. So the
 // autoscaler's changes within the bounds never restart the pods, and the limits are never
 // stricter than declared (at worst looser by replicas / minReplicas while scaled up).
-func serverSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar {
+func ServerSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar {
 	env := []corev1.EnvVar{
 		{Name: settings.Env(settings.FlagIssuer), Value: as.Spec.Issuer},
-		{Name: settings.Env(settings.FlagListen), Value: ":" + strconv.Itoa(serverPort)},
+		{Name: settings.Env(settings.FlagListen), Value: ":" + strconv.Itoa(ServerPort)},
 		{Name: settings.Env(settings.FlagLogFormat), Value: "json"},
 		{Name: settings.Env(settings.FlagPoolMinConns), Value: itoa32(plan.PoolMinConns)},
 		{Name: settings.Env(settings.FlagPoolMaxConns), Value: itoa32(plan.PoolMaxConns)},
@@ -202,7 +210,7 @@ func serverSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar
 			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagIDTokenAlg), Value: string(t.IDTokenAlgorithm)})
 		}
 	}
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		env = append(env,
 			corev1.EnvVar{Name: settings.Env(settings.FlagTLSCertFile), Value: tlsMountPath + "/" + corev1.TLSCertKey},
 			corev1.EnvVar{Name: settings.Env(settings.FlagTLSKeyFile), Value: tlsMountPath + "/" + corev1.TLSPrivateKeyKey},
@@ -235,10 +243,10 @@ func serverGOMAXPROCS(as *authlyv1.AuthServer, plan capacity.Plan) int {
 	return int(math.Ceil(min(cores, maxGOMAXPROCS)))
 }
 
-// configHash is the hash of the server's settings and of digests of the Secret contents it
+// ConfigHash is the hash of the server's settings and of digests of the Secret contents it
 // reads (database URL, key-encryption key, TLS certificate): what the pods must restart for.
 // Only digests enter it, and it is a one-way hash, so no secret can be read back from it.
-func configHash(settings []corev1.EnvVar, secretDigests ...string) string {
+func ConfigHash(settings []corev1.EnvVar, secretDigests ...string) string {
 	h := sha256.New()
 	for _, e := range settings {
 		h.Write([]byte(e.Name + "=" + e.Value + "\n"))
@@ -249,23 +257,23 @@ func configHash(settings []corev1.EnvVar, secretDigests ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// secretDigest is a SHA-256 of a Secret's value, for configHash.
-func secretDigest(value []byte) string {
+// SecretDigest is a SHA-256 of a Secret's value, for ConfigHash.
+func SecretDigest(value []byte) string {
 	sum := sha256.Sum256(value)
 	return hex.EncodeToString(sum[:])
 }
 
-// deploymentFor is the server's Deployment: the image running `authly server` with the
+// Deployment is the server's Deployment: the image running `authly server` with the
 // settings as AUTHLY_* variables, Secrets by reference only, hardened, rolled one surge pod
 // at a time without ever going below the replica count.
-func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHash string) *appsv1.Deployment {
+func Deployment(as *authlyv1.AuthServer, plan capacity.Plan, image, configHash string) *appsv1.Deployment {
 	portName := serverPortName(as)
 	scheme := corev1.URISchemeHTTP
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		scheme = corev1.URISchemeHTTPS
 	}
 	kek := as.KeyEncryptionKeyRef()
-	env := serverSettings(as, plan)
+	env := ServerSettings(as, plan)
 	env = append(env,
 		corev1.EnvVar{Name: settings.Env(settings.FlagDatabaseURL), ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: as.Spec.Database.SecretRef.Name},
@@ -279,7 +287,7 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 
 	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		volumes = append(volumes, corev1.Volume{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName:  as.Spec.TLS.SecretName,
 			DefaultMode: ptr.To[int32](0o440),
@@ -321,7 +329,7 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 			ImagePullPolicy: corev1.PullIfNotPresent,
 			Args:            []string{"server"},
 			Env:             env,
-			Ports:           []corev1.ContainerPort{{Name: portName, ContainerPort: serverPort, Protocol: corev1.ProtocolTCP}},
+			Ports:           []corev1.ContainerPort{{Name: portName, ContainerPort: ServerPort, Protocol: corev1.ProtocolTCP}},
 			ReadinessProbe:  probe(pathReady, 5, 3),
 			LivenessProbe:   probe(pathHealth, 10, 3),
 			Resources:       *as.Spec.Resources.DeepCopy(),
@@ -341,7 +349,7 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
 				Weight: 100,
 				PodAffinityTerm: corev1.PodAffinityTerm{
-					LabelSelector: &metav1.LabelSelector{MatchLabels: authServerSelectorLabels(as)},
+					LabelSelector: &metav1.LabelSelector{MatchLabels: SelectorLabels(as)},
 					TopologyKey:   corev1.LabelHostname,
 				},
 			}},
@@ -366,18 +374,18 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 		}
 	}
 	// The operator's labels and hash win over the overrides: pods must stay selected.
-	maps.Copy(podLabels, authServerLabels(as))
+	maps.Copy(podLabels, Labels(as))
 	podAnnotations[ConfigHashAnnotation] = configHash
 
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      as.Name,
 			Namespace: as.Namespace,
-			Labels:    authServerLabels(as),
+			Labels:    Labels(as),
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas:             ptr.To(plan.Replicas),
-			Selector:             &metav1.LabelSelector{MatchLabels: authServerSelectorLabels(as)},
+			Selector:             &metav1.LabelSelector{MatchLabels: SelectorLabels(as)},
 			RevisionHistoryLimit: ptr.To[int32](5),
 			Strategy: appsv1.DeploymentStrategy{
 				Type: appsv1.RollingUpdateDeploymentStrategyType,
@@ -394,14 +402,14 @@ func deploymentFor(as *authlyv1.AuthServer, plan capacity.Plan, image, configHas
 	}
 }
 
-// serviceFor is the server's Service: port 8000 (http), or 443 to the server's HTTPS port
+// Service is the server's Service: port 8000 (http), or 443 to the server's HTTPS port
 // when it serves TLS itself.
-func serviceFor(as *authlyv1.AuthServer) *corev1.Service {
+func Service(as *authlyv1.AuthServer) *corev1.Service {
 	port := corev1.ServicePort{
-		Name: "http", Port: serverPort, TargetPort: intstr.FromString("http"),
+		Name: "http", Port: ServerPort, TargetPort: intstr.FromString("http"),
 		Protocol: corev1.ProtocolTCP, AppProtocol: ptr.To("http"),
 	}
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		port = corev1.ServicePort{
 			Name: "https", Port: serverTLSServicePort, TargetPort: intstr.FromString("https"),
 			Protocol: corev1.ProtocolTCP, AppProtocol: ptr.To("https"),
@@ -411,20 +419,20 @@ func serviceFor(as *authlyv1.AuthServer) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      as.Name,
 			Namespace: as.Namespace,
-			Labels:    authServerLabels(as),
+			Labels:    Labels(as),
 		},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: authServerSelectorLabels(as),
+			Selector: SelectorLabels(as),
 			Ports:    []corev1.ServicePort{port},
 		},
 	}
 }
 
-// podDisruptionBudgetFor lets a node drain evict one server pod at a time. With a single
+// PodDisruptionBudget lets a node drain evict one server pod at a time. With a single
 // replica it returns nil: any budget would then either block drains for good (minAvailable
 // 1, maxUnavailable 0) or promise nothing (minAvailable 0), so there is none.
-func podDisruptionBudgetFor(as *authlyv1.AuthServer, replicas int32) *policyv1.PodDisruptionBudget {
+func PodDisruptionBudget(as *authlyv1.AuthServer, replicas int32) *policyv1.PodDisruptionBudget {
 	if replicas <= 1 {
 		return nil
 	}
@@ -432,11 +440,11 @@ func podDisruptionBudgetFor(as *authlyv1.AuthServer, replicas int32) *policyv1.P
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      as.Name,
 			Namespace: as.Namespace,
-			Labels:    authServerLabels(as),
+			Labels:    Labels(as),
 		},
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			MaxUnavailable: ptr.To(intstr.FromInt32(1)),
-			Selector:       &metav1.LabelSelector{MatchLabels: authServerSelectorLabels(as)},
+			Selector:       &metav1.LabelSelector{MatchLabels: SelectorLabels(as)},
 			// A pod that is not ready serves nobody: evicting it must not wait for the
 			// budget, or a crash-looping pod would block the drain.
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
@@ -444,15 +452,15 @@ func podDisruptionBudgetFor(as *authlyv1.AuthServer, replicas int32) *policyv1.P
 	}
 }
 
-// ingressFor renders spec.ingress, or returns nil when there is none. The host is the
+// Ingress renders spec.ingress, or returns nil when there is none. The host is the
 // issuer's, which the schema enforces; every path goes to the server.
-func ingressFor(as *authlyv1.AuthServer) *networkingv1.Ingress {
+func Ingress(as *authlyv1.AuthServer) *networkingv1.Ingress {
 	spec := as.Spec.Ingress
 	if spec == nil {
 		return nil
 	}
 	annotations := map[string]string{}
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		// The server speaks HTTPS itself; a user's annotation below says otherwise if needed.
 		annotations[ingressBackendProtocolAnnotation] = "HTTPS"
 	}
@@ -470,7 +478,7 @@ func ingressFor(as *authlyv1.AuthServer) *networkingv1.Ingress {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        as.Name,
 			Namespace:   as.Namespace,
-			Labels:      authServerLabels(as),
+			Labels:      Labels(as),
 			Annotations: annotations,
 		},
 		Spec: networkingv1.IngressSpec{
@@ -498,15 +506,15 @@ func ingressFor(as *authlyv1.AuthServer) *networkingv1.Ingress {
 	return ing
 }
 
-// serviceMonitorFor is a Prometheus Operator ServiceMonitor scraping the server pods'
+// ServiceMonitor is a Prometheus Operator ServiceMonitor scraping the server pods'
 // /metrics through the Service's port.
-func serviceMonitorFor(as *authlyv1.AuthServer) *unstructured.Unstructured {
+func ServiceMonitor(as *authlyv1.AuthServer) *unstructured.Unstructured {
 	endpoint := map[string]any{
 		"port":     serverPortName(as),
-		"path":     pathMetrics,
+		"path":     PathMetrics,
 		"interval": "30s",
 	}
-	if serverTLS(as) {
+	if ServerTLS(as) {
 		endpoint["scheme"] = "https"
 		if u, err := url.Parse(as.Spec.Issuer); err == nil {
 			// The certificate is the issuer's; Prometheus reaches the pods by IP.
@@ -514,7 +522,7 @@ func serviceMonitorFor(as *authlyv1.AuthServer) *unstructured.Unstructured {
 		}
 	}
 	matchLabels := map[string]any{}
-	for k, v := range authServerSelectorLabels(as) {
+	for k, v := range SelectorLabels(as) {
 		matchLabels[k] = v
 	}
 	sm := &unstructured.Unstructured{Object: map[string]any{
@@ -523,16 +531,16 @@ func serviceMonitorFor(as *authlyv1.AuthServer) *unstructured.Unstructured {
 			"endpoints": []any{endpoint},
 		},
 	}}
-	sm.SetGroupVersionKind(serviceMonitorGVK)
+	sm.SetGroupVersionKind(ServiceMonitorGVK)
 	sm.SetName(as.Name)
 	sm.SetNamespace(as.Namespace)
-	sm.SetLabels(authServerLabels(as))
+	sm.SetLabels(Labels(as))
 	return sm
 }
 
-// objectHash is the hash of a desired object as the operator renders it, for
+// ObjectHash is the hash of a desired object as the operator renders it, for
 // SpecHashAnnotation. encoding/json writes map keys sorted, so equal objects hash equally.
-func objectHash(obj any) (string, error) {
+func ObjectHash(obj any) (string, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"errors"
@@ -98,7 +98,7 @@ func TestAuthServerEnvIsReadByTheServer(t *testing.T) {
 				tt.mutate(as)
 			}
 			plan := replicasPlan(as)
-			d := deploymentFor(as, plan, "img", "hash")
+			d := Deployment(as, plan, "img", "hash")
 			got, err := serverConfigFromEnv(d.Spec.Template.Spec.Containers[0])
 			if err != nil {
 				t.Fatalf("authly server refuses the rendered env: %v", err)

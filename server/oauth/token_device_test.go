@@ -42,7 +42,7 @@ func TestUserCodes(t *testing.T) {
 	for typed, want := range map[string]string{
 		"WDJB-MJHT": "WDJBMJHT", "wdjb-mjht": "WDJBMJHT", "wdjbmjht": "WDJBMJHT", " WDJB MJHT ": "WDJBMJHT",
 		"W-D-J-B-M-J-H-T": "WDJBMJHT",
-		"WDJB-MJH0": "", "WDJB-MJHO": "", "WDJB-MJH1": "", "WDJB-MJHI": "", "WDJB-MJHA": "", "WDJB-MJH": "",
+		"WDJB-MJH0":       "", "WDJB-MJHO": "", "WDJB-MJH1": "", "WDJB-MJHI": "", "WDJB-MJHA": "", "WDJB-MJH": "",
 		"WDJB-MJHTX": "", "": "", "ŴDJB-MJHT": "", "WDJB_MJHT": "",
 	} {
 		got, ok := normalizeUserCode(typed)

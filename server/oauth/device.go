@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -145,11 +146,11 @@ func (p *Provider) startDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 	for range deviceCodeAttempts {
 		deviceCode, err := credentials.NewToken(p.rand)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("device authorization: draw a device code: %w", err)
 		}
 		userCode, err := newUserCode(p.rand)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("device authorization: draw a user code: %w", err)
 		}
 		err = p.store.CreateDeviceAuthorization(ctx, &store.DeviceAuthorization{
 			DeviceCodeHash: credentials.HashToken(deviceCode), UserCodeHash: p.userCodeHash(userCode),
@@ -160,7 +161,7 @@ func (p *Provider) startDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 			continue // a user code in use: draw again
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("device authorization: store the request: %w", err)
 		}
 		verification := p.cfg.Issuer + PathDevice
 		display := displayUserCode(userCode)
@@ -309,12 +310,15 @@ func (p *Provider) device(w http.ResponseWriter, r *http.Request) {
 		p.failDevicePage(w, r, err)
 		return
 	}
-	p.authorizationOutcome(client.Type, map[bool]string{true: "success", false: "denied"}[approve])
-	data := &pageData{Title: "Device connected", Message: "You may close this window and return to " + clientName(client) + " on your device."}
 	if !approve {
-		data = &pageData{Title: "Request denied", Message: clientName(client) + " was not given access. You may close this window."}
+		p.authorizationOutcome(client.Type, "denied")
+		p.render(w, http.StatusOK, "message", &pageData{Title: "Request denied",
+			Message: clientName(client) + " was not given access. You may close this window."}, "")
+		return
 	}
-	p.render(w, http.StatusOK, "message", data, "")
+	p.authorizationOutcome(client.Type, "success")
+	p.render(w, http.StatusOK, "message", &pageData{Title: "Device connected",
+		Message: "You may close this window and return to " + clientName(client) + " on your device."}, "")
 }
 
 // lookUpUserCode finds the pending request of a user code and its client, within the

@@ -118,3 +118,22 @@ func TestDeviceAuthorizationLifecycle(t *testing.T) {
 		t.Errorf("%d device authorizations left after the client's deletion", got)
 	}
 }
+
+// Signing a user out everywhere (RevokeUserTokens) also withdraws the device requests they
+// approved that the device has not redeemed yet: it is told access_denied.
+func TestRevokeUserTokensWithdrawsApprovedDeviceRequests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	c := mustClient(t, s, "cli")
+	u := mustUser(t, s, "alice")
+	approved := newDevice(t, s, "approved", c.ID, t0.Add(10*time.Minute))
+	pending := newDevice(t, s, "pending", c.ID, t0.Add(10*time.Minute))
+	wantErr(t, "approve", s.DecideDeviceAuthorization(ctx, store.DeviceDecision{UserCodeHash: approved.UserCodeHash, Approve: true,
+		UserID: u.ID, Scopes: []string{"openid"}, AuthTime: t0, Now: t0}), nil)
+	wantErr(t, "RevokeUserTokens", s.RevokeUserTokens(ctx, u.ID, t0.Add(time.Second)), nil)
+	_, err := s.PollDeviceAuthorization(ctx, store.DevicePoll{DeviceCodeHash: approved.DeviceCodeHash, ClientID: c.ID, Now: t0.Add(2 * time.Second)})
+	wantErr(t, "poll of the withdrawn approval", err, store.ErrDenied)
+	_, err = s.PollDeviceAuthorization(ctx, store.DevicePoll{DeviceCodeHash: pending.DeviceCodeHash, ClientID: c.ID, Now: t0.Add(2 * time.Second)})
+	wantErr(t, "poll of another user's pending request", err, store.ErrAuthorizationPending)
+}

@@ -171,7 +171,8 @@ func (p *Provider) startDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 			VerificationURI:         verification,
 			VerificationURIComplete: verification + "?" + url.Values{"user_code": {display}}.Encode(),
 			ExpiresIn:               int64(p.cfg.DeviceCodeTTL / time.Second),
-			Interval:                int64(p.cfg.DevicePollInterval / time.Second),
+			// Whole seconds, rounded up as the store keeps it.
+			Interval: int64((p.cfg.DevicePollInterval + time.Second - 1) / time.Second),
 		}, nil
 	}
 	return nil, errors.New("oauth: no free user code after several draws")

@@ -98,6 +98,15 @@ func TestAdminCLIOverTheAPIAndTheDatabase(t *testing.T) {
 			if c.ClientID != id || c.ClientSecret == "" || c.ClientType != "confidential" {
 				t.Errorf("created: %+v", c)
 			}
+			// A command-line tool of the device flow: public, without redirect URIs.
+			var device admin.Client
+			if err := json.Unmarshal([]byte(run("", "client", "create", "--client-id", id+"-device", "--public",
+				"--grant-types", "urn:ietf:params:oauth:grant-type:device_code,refresh_token", "--scopes", "openid")), &device); err != nil {
+				t.Fatal(err)
+			}
+			if device.ClientType != "public" || device.ClientSecret != "" || len(device.GrantTypes) != 2 {
+				t.Errorf("device flow client: %+v", device)
+			}
 			var list []admin.Client
 			if err := json.Unmarshal([]byte(run("", "client", "list")), &list); err != nil {
 				t.Fatal(err)

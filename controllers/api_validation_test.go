@@ -91,7 +91,7 @@ func TestSamplesApply(t *testing.T) {
 		}
 		kinds[u.GetKind()]++
 	}
-	want := map[string]int{"AuthServer": 1, "OAuthClient": 3, "Scope": 2}
+	want := map[string]int{"AuthServer": 1, "OAuthClient": 4, "Scope": 2}
 	for kind, n := range want {
 		if kinds[kind] != n {
 			t.Errorf("%d %s samples applied, want %d", kinds[kind], kind, n)
@@ -114,6 +114,13 @@ func TestSamplesApply(t *testing.T) {
 	if m2m.Spec.SecretRotationGracePeriod == nil || m2m.Spec.SecretRotationGracePeriod.Duration != time.Hour ||
 		m2m.Spec.GrantTypes[0] != authlyv1.GrantClientCredentials {
 		t.Errorf("m2m sample read back as %+v", m2m.Spec)
+	}
+	var cli authlyv1.OAuthClient
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "orders-cli"}, &cli); err != nil {
+		t.Fatal(err)
+	}
+	if len(cli.Spec.GrantTypes) != 2 || cli.Spec.GrantTypes[0] != authlyv1.GrantDeviceCode {
+		t.Errorf("device-flow sample read back with grant types %v", cli.Spec.GrantTypes)
 	}
 }
 
@@ -263,7 +270,7 @@ func TestBadManifestsRefused(t *testing.T) {
 			"spec.redirectUris", "redirectUris is required when grantTypes contains authorization_code"},
 		{"refresh_token alone", "OAuthClient",
 			`{authServerRef: {name: main}, grantTypes: [client_credentials, refresh_token]}`,
-			"spec.grantTypes", "refresh_token needs authorization_code or password"},
+			"spec.grantTypes", "refresh_token needs authorization_code, password or urn:ietf:params:oauth:grant-type:device_code"},
 		{"unknown grant type", "OAuthClient",
 			`{authServerRef: {name: main}, grantTypes: [implicit]}`,
 			"spec.grantTypes[0]", "Unsupported value"},

@@ -304,6 +304,29 @@ func TestOAuthClientPublic(t *testing.T) {
 	}
 }
 
+// A command-line tool of the device flow (RFC 8628): a public client with the device_code
+// grant and no redirect URIs reaches the database as it is declared.
+func TestOAuthClientDeviceFlow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.addServer(true)
+	f.start(operator{})
+
+	oc := waitReady(f, f.newOAuthClient("orders-cli", func(oc *authlyv1.OAuthClient) {
+		oc.Spec.Type = authlyv1.ClientPublic
+		oc.Spec.GrantTypes = []authlyv1.GrantType{authlyv1.GrantDeviceCode, authlyv1.GrantRefreshToken}
+		oc.Spec.RedirectURIs, oc.Spec.PostLogoutRedirectURIs = nil, nil
+	}), metav1.ConditionTrue, authlyv1.ReasonSynced)
+	row, err := f.st.GetClient(context.Background(), oc.Status.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(row.GrantTypes, []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}) ||
+		row.Type != store.Public || len(row.RedirectURIs) != 0 || len(row.ResponseTypes) != 0 {
+		t.Errorf("row %+v, want a public device-flow client without redirect URIs", row)
+	}
+}
+
 func keys(m map[string][]byte) []string {
 	var ks []string
 	for k := range m {

@@ -25,6 +25,8 @@ const (
 	pathIntrospect = "/api/v1/oauth/introspect"
 	pathUserinfo   = "/oidc/userinfo"
 	pathLogout     = "/oidc/logout"
+	pathDeviceAuth = "/api/v1/oauth/device_authorization"
+	pathDevice     = "/device"
 )
 
 const (
@@ -393,6 +395,10 @@ func TestBadRequests(t *testing.T) {
 	f := newBadFixture(t)
 	e := f.e
 	web, other, pub := f.web, f.other, f.pub
+	cli := e.cliClient()
+	devicePoll := func(code string) url.Values {
+		return url.Values{"grant_type": {deviceGrant}, "device_code": {code}, "client_id": {cli.ID}}
+	}
 	verifier := oauth2.GenerateVerifier()
 	challenge := oauth2.S256ChallengeFromVerifier(verifier)
 	webAuth := basicAuth(web.ID, f.webSecret)
@@ -442,7 +448,7 @@ func TestBadRequests(t *testing.T) {
 			want: jsonErr(400, "invalid_request").withDescription("repeated")},
 		{name: "token/scope twice", req: f.postRaw(pathToken, "grant_type=client_credentials&scope=orders:read&scope=openid", m2mAuth),
 			want: jsonErr(400, "invalid_request").withDescription("repeated")},
-		{name: "token/unknown grant_type", req: f.post(pathToken, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}}, m2mAuth),
+		{name: "token/unknown grant_type", req: f.post(pathToken, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:saml2-bearer"}}, m2mAuth),
 			want: jsonErr(400, "unsupported_grant_type")},
 		{name: "token/implicit grant_type", req: f.post(pathToken, url.Values{"grant_type": {"implicit"}}, m2mAuth),
 			want: jsonErr(400, "unsupported_grant_type")},
@@ -728,6 +734,49 @@ func TestBadRequests(t *testing.T) {
 			webAuthz(set("action", "login"), set("username", "alice"), set("password", alicePassword), set("csrf_token", strings.Repeat("d", 43))), csrfCookie),
 			want: errPage(403, "access_denied")},
 		{name: "authorize POST/consent without CSRF token", req: f.post(pathAuthorize, webAuthz(set("action", "consent"), set("consent", "approve"))),
+			want: errPage(403, "access_denied")},
+
+		// ---- Device authorization grant (RFC 8628) ----
+		{name: "device_authorization/GET", req: f.call(http.MethodGet, pathDeviceAuth, "client_id="+cli.ID), want: notAllowed()},
+		{name: "device_authorization/JSON body", req: f.postRaw(pathDeviceAuth, `{"client_id":"`+cli.ID+`"}`, contentType("application/json")),
+			want: jsonErr(400, "invalid_request").withDescription("x-www-form-urlencoded")},
+		{name: "device_authorization/no client", req: f.post(pathDeviceAuth, url.Values{"scope": {"openid"}}),
+			want: jsonErr(401, "invalid_client").withChallenge("Basic")},
+		{name: "device_authorization/unknown client", req: f.post(pathDeviceAuth, url.Values{"client_id": {"no-such-client"}}),
+			want: jsonErr(401, "invalid_client").withChallenge("Basic")},
+		{name: "device_authorization/wrong secret", req: f.post(pathDeviceAuth, url.Values{"scope": {"openid"}}, basicAuth(web.ID, "not-the-secret")),
+			want: jsonErr(401, "invalid_client").withChallenge("Basic")},
+		{name: "device_authorization/client without the grant", req: f.post(pathDeviceAuth, url.Values{"scope": {"openid"}}, webAuth),
+			want: jsonErr(400, "unauthorized_client")},
+		{name: "device_authorization/scope not allowed", req: f.post(pathDeviceAuth, url.Values{"client_id": {cli.ID}, "scope": {"orders:write"}}),
+			want: jsonErr(400, "invalid_scope")},
+		{name: "device_authorization/client_id twice", req: f.postRaw(pathDeviceAuth, "client_id="+cli.ID+"&client_id="+cli.ID),
+			want: jsonErr(400, "invalid_request").withDescription("repeated")},
+		{name: "device_code/missing device_code", req: f.post(pathToken, url.Values{"grant_type": {deviceGrant}, "client_id": {cli.ID}}),
+			want: jsonErr(400, "invalid_request").withDescription("device_code")},
+		{name: "device_code/unknown device_code", req: f.post(pathToken, devicePoll("no-such-device-code")),
+			want: jsonErr(400, "invalid_grant")},
+		{name: "device_code/an authorization code as device_code", req: func(t *testing.T) *http.Request {
+			return f.request(t, http.MethodPost, pathToken, devicePoll(f.code(t, web, verifier)).Encode())
+		}, want: jsonErr(400, "invalid_grant")},
+		{name: "device_code/client without the grant", req: f.post(pathToken, url.Values{"grant_type": {deviceGrant}, "device_code": {"x"}}, webAuth),
+			want: jsonErr(400, "unauthorized_client")},
+		{name: "device page/PUT", req: f.call(http.MethodPut, pathDevice, ""), want: notAllowed()},
+		{name: "device page/JSON body", req: f.postRaw(pathDevice, `{"user_code":"WDJB-MJHT"}`, contentType("application/json")),
+			want: errPage(400, "invalid_request")},
+		{name: "device page/user_code twice", req: f.call(http.MethodGet, pathDevice, "user_code=WDJB-MJHT&user_code=BCDF-GHJK"),
+			want: errPage(400, "invalid_request")},
+		{name: "device page/unknown action", req: f.post(pathDevice, url.Values{"action": {"approve-all"}, "user_code": {"WDJB-MJHT"}}),
+			want: errPage(400, "invalid_request")},
+		{name: "device page/code without CSRF token", req: f.post(pathDevice, url.Values{"action": {"code"}, "user_code": {"WDJB-MJHT"}}),
+			want: errPage(403, "access_denied")},
+		{name: "device page/login with a CSRF token not matching the cookie", req: f.post(pathDevice,
+			url.Values{"action": {"login"}, "user_code": {"WDJB-MJHT"}, "username": {"alice"}, "password": {alicePassword}, "csrf_token": {strings.Repeat("d", 43)}}, csrfCookie),
+			want: errPage(403, "access_denied")},
+		{name: "device page/consent without a session", req: f.post(pathDevice,
+			url.Values{"action": {"consent"}, "consent": {"approve"}, "user_code": {"WDJB-MJHT"}, "csrf_token": {strings.Repeat("d", 43)}}),
+			want: errPage(403, "access_denied")},
+		{name: "device page/cross-site post", req: f.post(pathDevice, url.Values{"action": {"code"}, "user_code": {"WDJB-MJHT"}}, header("Sec-Fetch-Site", "cross-site")),
 			want: errPage(403, "access_denied")},
 
 		// ---- Revocation (RFC 7009) ----

@@ -31,6 +31,8 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) (finish func() error) {
 	fs.DurationVar(&cfg.IDTokenTTL, settings.FlagIDTokenTTL, cfg.IDTokenTTL, "ID token lifetime")
 	fs.DurationVar(&cfg.CodeTTL, settings.FlagCodeTTL, cfg.CodeTTL, "authorization code lifetime")
 	fs.DurationVar(&cfg.SessionTTL, settings.FlagSessionTTL, cfg.SessionTTL, "login session lifetime")
+	fs.DurationVar(&cfg.DeviceCodeTTL, settings.FlagDeviceCodeTTL, cfg.DeviceCodeTTL, "how long a device authorization request (RFC 8628) waits for the user")
+	fs.DurationVar(&cfg.DevicePollInterval, settings.FlagDevicePollInterval, cfg.DevicePollInterval, "polling interval a device starts with (whole seconds)")
 	fs.StringVar(&cfg.AccessTokenAlg, settings.FlagAccessTokenAlg, cfg.AccessTokenAlg, "access token signing algorithm: ES256 or RS256")
 	fs.StringVar(&cfg.IDTokenAlg, settings.FlagIDTokenAlg, cfg.IDTokenAlg, "default ID token signing algorithm: RS256 or ES256")
 	fs.StringVar(&cfg.KeyEncryptionKey, settings.FlagKeyEncryptionKey, "", "32-byte key (base64 or hex) encrypting signing keys at rest (env AUTHLY_KEY_ENCRYPTION_KEY)")
@@ -44,6 +46,8 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) (finish func() error) {
 	fs.Float64Var(&cfg.TokenPerClientPerSecond, settings.FlagRateTokenPerClient, cfg.TokenPerClientPerSecond, "token requests per second per client, whole AuthServer")
 	fs.Float64Var(&cfg.TokenPerIPPerSecond, settings.FlagRateTokenPerIP, cfg.TokenPerIPPerSecond, "token, introspection and revocation requests per second per source IP, whole AuthServer")
 	fs.Float64Var(&cfg.LoginPerIPPerMinute, settings.FlagRateLoginPerIP, cfg.LoginPerIPPerMinute, "authorize requests per minute per source IP, whole AuthServer")
+	fs.Float64Var(&cfg.UserCodeFailuresPerMinute, settings.FlagRateUserCodeFailures, cfg.UserCodeFailuresPerMinute,
+		"user codes per minute entered on the device verification page that match no request, all addresses together, whole AuthServer")
 	fs.Float64Var(&cfg.AdminPerIPPerSecond, settings.FlagRateAdminPerIP, cfg.AdminPerIPPerSecond, "admin API requests per second per source IP, whole AuthServer")
 	fs.StringSliceVar(&cfg.CORSOrigins, settings.FlagCORSOrigins, nil, "origins allowed to call the token, JWKS, discovery and userinfo endpoints")
 	proxies := fs.StringSlice(settings.FlagTrustedProxies, nil, "CIDRs whose X-Forwarded-For is trusted")

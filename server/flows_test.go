@@ -597,8 +597,8 @@ func TestDiscoveryAdvertisesPasswordGrantOnlyInUse(t *testing.T) {
 	}
 	advertised := func() bool { a, b := inDocs(); return a && b }
 	notAdvertised := func() bool { a, b := inDocs(); return !a && !b }
-	if got := grants("/.well-known/openid-configuration"); !equalJSON(toAny(got), []string{"authorization_code", "refresh_token", "client_credentials"}) {
-		t.Errorf("grant_types_supported %v with no password client, want the three OAuth 2.1 grants", got)
+	if got := grants("/.well-known/openid-configuration"); !equalJSON(toAny(got), []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"}) {
+		t.Errorf("grant_types_supported %v with no password client, want the three OAuth 2.1 grants and the device grant", got)
 	}
 	web, _ := e.webClient()
 	if !notAdvertised() {

@@ -108,6 +108,7 @@ func (s *Server) init(ctx context.Context) error {
 	s.limiter = ratelimit.New(ratelimit.Config{RateLimits: s.cfg.RateLimits}, ratelimit.Paths{
 		Token: oauth.PathToken, Introspect: oauth.PathIntrospect, Revoke: oauth.PathRevoke,
 		Authorize: oauth.PathAuthorize, AdminPrefix: "/admin/",
+		DeviceAuthorization: oauth.PathDeviceAuthorization, Device: oauth.PathDevice,
 	})
 	s.metrics.RegisterPool(s.store.Pool().Stat)
 	s.metrics.RegisterCaches(metrics.CacheStats{
@@ -130,8 +131,9 @@ func (s *Server) init(ctx context.Context) error {
 		Hooks: oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization,
 			RefreshReuse: s.metrics.RefreshReuse, DatabaseUnavailable: s.metrics.DatabaseUnavailable,
 			SignatureWait: s.metrics.SignatureWait},
-		Limiter: s.limiter,
-		CSRFKey: csrfKey,
+		Limiter:   s.limiter,
+		UserCodes: s.limiter,
+		CSRFKey:   csrfKey,
 	})
 	if err != nil {
 		return err

@@ -23,7 +23,7 @@ const (
 )
 
 // GrantType is an OAuth grant type the client may use at the token endpoint.
-// +kubebuilder:validation:Enum=authorization_code;refresh_token;client_credentials;password
+// +kubebuilder:validation:Enum=authorization_code;refresh_token;client_credentials;password;"urn:ietf:params:oauth:grant-type:device_code"
 type GrantType string
 
 const (
@@ -36,6 +36,9 @@ const (
 	// GrantPassword is the resource owner password grant, kept for first-party legacy
 	// applications; OAuth 2.1 omits it.
 	GrantPassword GrantType = "password"
+	// GrantDeviceCode is the device authorization grant (RFC 8628), for command-line tools
+	// and devices without a browser: usually a public client.
+	GrantDeviceCode GrantType = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // TokenEndpointAuthMethod is how the client authenticates at the token endpoint (RFC 7591
@@ -60,7 +63,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="(has(self.type) && self.type == 'public') || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'none'",message="a confidential client authenticates with its secret: tokenEndpointAuthMethod none is for public clients",fieldPath=".tokenEndpointAuthMethod"
 // +kubebuilder:validation:XValidation:rule="!(has(self.type) && self.type == 'public') || !('client_credentials' in self.grantTypes)",message="a public client cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="!('authorization_code' in self.grantTypes) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="redirectUris is required when grantTypes contains authorization_code",fieldPath=".redirectUris"
-// +kubebuilder:validation:XValidation:rule="!('refresh_token' in self.grantTypes) || 'authorization_code' in self.grantTypes || 'password' in self.grantTypes",message="refresh_token needs authorization_code or password: no other grant issues refresh tokens",fieldPath=".grantTypes"
+// +kubebuilder:validation:XValidation:rule="!('refresh_token' in self.grantTypes) || 'authorization_code' in self.grantTypes || 'password' in self.grantTypes || 'urn:ietf:params:oauth:grant-type:device_code' in self.grantTypes",message="refresh_token needs authorization_code, password or urn:ietf:params:oauth:grant-type:device_code: no other grant issues refresh tokens",fieldPath=".grantTypes"
 type OAuthClientSpec struct {
 	// authServerRef names the AuthServer, in this namespace, that the client is registered
 	// with. It cannot change: delete the client and create a new one instead.
@@ -82,7 +85,7 @@ type OAuthClientSpec struct {
 	// grantTypes the client may use.
 	// +required
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:MaxItems=5
 	// +listType=set
 	GrantTypes []GrantType `json:"grantTypes"`
 

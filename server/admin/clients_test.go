@@ -160,6 +160,16 @@ func TestClientsRoundTrip(t *testing.T) {
 	}
 	want(t, "rotate public", e.do("POST", "/admin/clients/spa/secret", tokAll, ""), http.StatusBadRequest)
 
+	// A command-line tool of the device flow (RFC 8628): public, no redirect URIs.
+	r = e.do("POST", "/admin/clients", tokAll, `{"client_id":"orders-cli","token_endpoint_auth_method":"none",`+
+		`"grant_types":["urn:ietf:params:oauth:grant-type:device_code","refresh_token"],"scopes":["openid"]}`)
+	want(t, "create device client", r, http.StatusCreated)
+	var cli admin.Client
+	r.json(t, &cli)
+	if cli.ClientType != "public" || len(cli.GrantTypes) != 2 || cli.GrantTypes[0] != "urn:ietf:params:oauth:grant-type:device_code" {
+		t.Errorf("device client: %+v", cli)
+	}
+
 	want(t, "delete", e.do("DELETE", "/admin/clients/web-app", tokAll, ""), http.StatusNoContent)
 	want(t, "get deleted", e.do("GET", "/admin/clients/web-app", tokAll, ""), http.StatusNotFound)
 	want(t, "delete again", e.do("DELETE", "/admin/clients/web-app", tokAll, ""), http.StatusNotFound)

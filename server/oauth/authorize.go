@@ -343,20 +343,27 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user *store.User, session *store.Session) {
-	views := make([]scopeView, 0, len(req.scopes))
-	for _, s := range req.scopes {
+	p.render(w, http.StatusOK, "consent", &pageData{
+		Title: "Allow access", Action: PathAuthorize, ClientName: clientName(req.client),
+		Username: user.Username, Hidden: p.hiddenFields(req), CSRF: p.sessionCSRF(csrfConsent, session),
+		Scopes: p.scopeViews(r.Context(), req.scopes),
+	}, req.redirectURI)
+}
+
+// scopeViews describes scopes for a consent page: the built-in ones by their text, the
+// registered ones by their description.
+func (p *Provider) scopeViews(ctx context.Context, scopes []string) []scopeView {
+	views := make([]scopeView, 0, len(scopes))
+	for _, s := range scopes {
 		v := scopeView{Name: s, Description: builtinScopeDescriptions[s]}
 		if v.Description == "" {
-			if sc, err := p.store.GetScope(r.Context(), s); err == nil {
+			if sc, err := p.store.GetScope(ctx, s); err == nil {
 				v.Description = sc.Description
 			}
 		}
 		views = append(views, v)
 	}
-	p.render(w, http.StatusOK, "consent", &pageData{
-		Title: "Allow access", Action: PathAuthorize, ClientName: clientName(req.client),
-		Username: user.Username, Hidden: p.hiddenFields(req), CSRF: p.sessionCSRF(csrfConsent, session), Scopes: views,
-	}, req.redirectURI)
+	return views
 }
 
 var builtinScopeDescriptions = map[string]string{

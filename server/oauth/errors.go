@@ -26,7 +26,11 @@ const (
 	CodeInsufficientScope       = "insufficient_scope"
 	CodeLoginRequired           = "login_required"
 	CodeConsentRequired         = "consent_required"
-	CodeSlowDown                = "slow_down"
+	// RFC 8628 section 3.5, the device_code grant's answers while it waits; slow_down,
+	// like them, is a 400.
+	CodeSlowDown             = "slow_down"
+	CodeAuthorizationPending = "authorization_pending"
+	CodeExpiredToken         = "expired_token"
 )
 
 // Error is an OAuth error response: the RFC error code is a field, so callers decide by
@@ -93,8 +97,6 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusInternalServerError
 	case CodeTemporarilyUnavailable:
 		return http.StatusServiceUnavailable
-	case CodeSlowDown:
-		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ type fakeStore struct {
 	failures map[string]*loginFailure
 	// denied is the access token deny-list: jti to expiry.
 	denied map[string]time.Time
+	// devices are the device authorizations, by string(device code hash).
+	devices map[string]*store.DeviceAuthorization
 }
 
 type loginFailure struct {
@@ -42,6 +45,7 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{
 		codes: map[string]*store.AuthorizationCode{}, refresh: map[string]*store.RefreshToken{},
 		users: map[string]*store.User{}, failures: map[string]*loginFailure{}, denied: map[string]time.Time{},
+		devices: map[string]*store.DeviceAuthorization{},
 	}
 }
 
@@ -339,6 +343,94 @@ func (s *fakeStore) LoginSucceeded(_ context.Context, key, userID, oldHash, newH
 	}
 	u.PasswordHash = newHash
 	return true, nil
+}
+
+func (s *fakeStore) CreateDeviceAuthorization(_ context.Context, d *store.DeviceAuthorization) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.devices {
+		if bytes.Equal(o.DeviceCodeHash, d.DeviceCodeHash) || bytes.Equal(o.UserCodeHash, d.UserCodeHash) {
+			return store.ErrConflict
+		}
+	}
+	d.State = store.DevicePending
+	cp := *d
+	cp.Interval = max(time.Second, d.Interval.Round(time.Second))
+	s.devices[string(d.DeviceCodeHash)] = &cp
+	return nil
+}
+
+func (s *fakeStore) PendingDeviceAuthorization(_ context.Context, userCodeHash []byte, now time.Time) (*store.DeviceAuthorization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.devices {
+		if bytes.Equal(d.UserCodeHash, userCodeHash) && d.State == store.DevicePending && d.ExpiresAt.After(now) {
+			cp := *d
+			return &cp, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (s *fakeStore) DecideDeviceAuthorization(_ context.Context, dd store.DeviceDecision) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.devices {
+		if !bytes.Equal(d.UserCodeHash, dd.UserCodeHash) || d.State != store.DevicePending || !d.ExpiresAt.After(dd.Now) {
+			continue
+		}
+		d.State, d.UserID, d.AuthTime, d.DecidedAt = store.DeviceDenied, dd.UserID, dd.AuthTime, dd.Now
+		if dd.Approve {
+			d.State, d.Scopes = store.DeviceApproved, slices.Clone(dd.Scopes)
+		}
+		return nil
+	}
+	return store.ErrNotFound
+}
+
+// PollDeviceAuthorization redeems an approved request once; otherwise it answers as
+// store.DevicePollOutcome decides and records the poll of a pending request, raising its
+// interval on slow_down.
+func (s *fakeStore) PollDeviceAuthorization(_ context.Context, p store.DevicePoll) (*store.DeviceAuthorization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := p.Refresh; t != nil && (t.FamilyID == "" || len(t.Hash) == 0) {
+		return nil, store.ErrInvalid
+	}
+	d, ok := s.devices[string(p.DeviceCodeHash)]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	if d.ClientID == p.ClientID && d.State == store.DeviceApproved && d.ExpiresAt.After(p.Now) {
+		d.State, d.RedeemedAt, d.LastPolledAt = store.DeviceRedeemed, p.Now, p.Now
+		if t := p.Refresh; t != nil {
+			t.ClientID, t.UserID, t.Scopes, t.AuthTime, t.CreatedAt = d.ClientID, d.UserID, d.Scopes, d.AuthTime, p.Now
+			cp := *t
+			s.refresh[string(t.Hash)] = &cp
+		}
+		cp := *d
+		return &cp, nil
+	}
+	err := store.DevicePollOutcome(d, p)
+	if d.State == store.DevicePending && (errors.Is(err, store.ErrSlowDown) || errors.Is(err, store.ErrAuthorizationPending)) {
+		d.LastPolledAt = p.Now
+		if errors.Is(err, store.ErrSlowDown) {
+			d.Interval += store.DeviceSlowDownStep
+		}
+	}
+	return nil, err
+}
+
+// device returns a copy of the device authorization with that device code hash.
+func (s *fakeStore) device(hash []byte) *store.DeviceAuthorization {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devices[string(hash)]
+	if !ok {
+		return nil
+	}
+	cp := *d
+	return &cp
 }
 
 func subsetOf(sub, of []string) bool {

@@ -49,6 +49,10 @@ func unitGrantClients() memClients {
 			GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scopes: []string{"openid", "profile", "orders:read", "admin:clients:read"}},
 		"cli-once": {ID: "cli-once", Type: store.Confidential, SecretHash: secret,
 			GrantTypes: []string{GrantPassword}, Scopes: []string{"orders:read"}},
+		"device-cli": {ID: "device-cli", Name: "Orders CLI", Type: store.Public,
+			GrantTypes: []string{GrantDeviceCode, GrantRefreshToken}, Scopes: []string{"openid", "profile", "orders:read", "admin:clients:read"}},
+		"device-tv": {ID: "device-tv", Type: store.Confidential, SecretHash: secret,
+			GrantTypes: []string{GrantDeviceCode}, Scopes: []string{"orders:read"}},
 	}
 }
 

@@ -20,6 +20,7 @@ type metadata struct {
 	JWKSURI                                    string   `json:"jwks_uri"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint"`
 	UserinfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
 	EndSessionEndpoint                         string   `json:"end_session_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
@@ -56,7 +57,7 @@ func (p *Provider) buildMetadata() error {
 
 func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte, err error) {
 	iss := p.cfg.Issuer
-	grants := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	grants := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode}
 	if passwordGrant {
 		grants = append(grants, GrantPassword)
 	}
@@ -68,6 +69,7 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		JWKSURI:                                    iss + PathJWKS,
 		RevocationEndpoint:                         iss + PathRevoke,
 		IntrospectionEndpoint:                      iss + PathIntrospect,
+		DeviceAuthorizationEndpoint:                iss + PathDeviceAuthorization,
 		ScopesSupported:                            builtinScopes,
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},

@@ -36,6 +36,9 @@ type pageData struct {
 	Hidden     []hiddenField
 	CSRF       string
 	Scopes     []scopeView
+	// UserCode is the device's user code (RFC 8628): typed on the code page, and shown on
+	// the consent page for the user to compare with their device's.
+	UserCode string
 }
 
 // render writes a page with the security headers every page carries. formTarget is the

@@ -35,6 +35,11 @@ const (
 	PathJWKS          = "/.well-known/jwks.json"
 	PathOAuthMetadata = "/.well-known/oauth-authorization-server"
 	PathOIDCMetadata  = "/.well-known/openid-configuration"
+	// PathDeviceAuthorization is the device authorization endpoint (RFC 8628 section
+	// 3.1), and PathDevice the verification page people type in: short, as section 3.3
+	// advises.
+	PathDeviceAuthorization = "/api/v1/oauth/device_authorization"
+	PathDevice              = "/device"
 )
 
 // Config is the protocol's configuration: the server's protocol settings, with their
@@ -105,6 +110,15 @@ type ClientLimiter interface {
 	AllowClient(clientID string) (ok bool, retryAfter time.Duration)
 }
 
+// UserCodeLimiter bounds the guessing of user codes on the device verification page
+// across all source addresses (the page is limited per address like the login page).
+type UserCodeLimiter interface {
+	// AllowUserCode is asked before a user code is looked up.
+	AllowUserCode() (ok bool, retryAfter time.Duration)
+	// UserCodeMissed records a user code that matched no request.
+	UserCodeMissed()
+}
+
 // Deps are the Provider's dependencies.
 type Deps struct {
 	Config Config
@@ -120,6 +134,8 @@ type Deps struct {
 	Hooks       Hooks
 	// Limiter, when set, limits the token endpoint per client.
 	Limiter ClientLimiter
+	// UserCodes, when set, bounds user-code guessing on the device verification page.
+	UserCodes UserCodeLimiter
 	// CSRFKey (at least CSRFKeyLen bytes) keys the login, consent and logout forms' CSRF
 	// tokens; every replica needs the same one. Empty: a random key of this process, for a
 	// single replica (development).
@@ -140,7 +156,9 @@ type Provider struct {
 	rand     io.Reader
 	hooks    Hooks
 	limiter  ClientLimiter
-	pages    *pages
+	// userCodes bounds user-code guessing; nil: no bound beyond the middleware's.
+	userCodes UserCodeLimiter
+	pages     *pages
 	// hashSlots bounds concurrent password verifications to the cores there are.
 	hashSlots chan struct{}
 	// signing admits the token signatures in arrival order, GOMAXPROCS at a time.
@@ -172,7 +190,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
-		limiter: d.Limiter, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		limiter: d.Limiter, userCodes: d.UserCodes, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		signing: admission.New(runtime.GOMAXPROCS(0), d.Hooks.SignatureWait),
 	}
 	if p.log == nil {
@@ -231,6 +249,9 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PathUserinfo, p.track(PathUserinfo, p.userinfo))
 	mux.HandleFunc("GET "+PathLogout, p.track(PathLogout, p.logout))
 	mux.HandleFunc("POST "+PathLogout, p.track(PathLogout, p.logout))
+	mux.HandleFunc("POST "+PathDeviceAuthorization, p.track(PathDeviceAuthorization, p.deviceAuthorization))
+	mux.HandleFunc("GET "+PathDevice, p.track(PathDevice, p.device))
+	mux.HandleFunc("POST "+PathDevice, p.track(PathDevice, p.device))
 }
 
 func (p *Provider) tokenOp(operation, grant, result string) {

@@ -18,6 +18,7 @@ type Store interface {
 	Logins
 	Sessions
 	Consents
+	DeviceCodes
 	// GetScope describes a scope on the consent page.
 	GetScope(ctx context.Context, name string) (*store.Scope, error)
 	// AnyClientHasGrantType tells discovery whether to advertise the password grant.
@@ -67,6 +68,16 @@ type Sessions interface {
 type Consents interface {
 	GrantConsent(ctx context.Context, userID, clientID string, scopes []string) error
 	ConsentedScopes(ctx context.Context, userID, clientID string) ([]string, error)
+}
+
+// DeviceCodes are the device authorization requests (RFC 8628): started by the device
+// authorization endpoint, decided on the verification page, polled and redeemed once by
+// the device_code grant.
+type DeviceCodes interface {
+	CreateDeviceAuthorization(ctx context.Context, d *store.DeviceAuthorization) error
+	PendingDeviceAuthorization(ctx context.Context, userCodeHash []byte, now time.Time) (*store.DeviceAuthorization, error)
+	DecideDeviceAuthorization(ctx context.Context, d store.DeviceDecision) error
+	PollDeviceAuthorization(ctx context.Context, p store.DevicePoll) (*store.DeviceAuthorization, error)
 }
 
 // The database's store is the one the server passes.

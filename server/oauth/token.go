@@ -20,6 +20,8 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantPassword          = "password"
+	// GrantDeviceCode is the device authorization grant (RFC 8628 section 3.4).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 type tokenResponse struct {
@@ -60,7 +62,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // grantLabel bounds the metric label to the grants the server knows.
 func grantLabel(g string) string {
 	switch g {
-	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword:
+	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword, GrantDeviceCode:
 		return g
 	case "":
 		return "none"
@@ -73,7 +75,7 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 	switch grant {
 	case "":
 		return nil, newError(CodeInvalidRequest, "grant_type is required")
-	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword:
+	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword, GrantDeviceCode:
 	default:
 		return nil, newError(CodeUnsupportedGrantType, "grant_type "+quote(grant)+" is not supported")
 	}
@@ -94,6 +96,8 @@ func (p *Provider) grant(r *http.Request, f form, grant string) (*tokenResponse,
 		return p.grantRefreshToken(ctx, client, f)
 	case GrantClientCredentials:
 		return p.grantClientCredentials(ctx, client, f)
+	case GrantDeviceCode:
+		return p.grantDeviceCode(ctx, client, f)
 	default:
 		return p.grantPassword(ctx, r, client, f)
 	}

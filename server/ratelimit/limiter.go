@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/authly-dev/authly-operator/server/settings"
 )
 
@@ -24,8 +26,13 @@ type Config struct {
 // configuration rather than importing the protocol package.
 type Paths struct {
 	Token, Introspect, Revoke string // limited per address, together
-	Authorize                 string
-	AdminPrefix               string // every path under it
+	// DeviceAuthorization (RFC 8628) is limited with the token endpoint.
+	DeviceAuthorization string
+	Authorize           string
+	// Device, the device verification page, is limited with Authorize: it shows the
+	// same login form, and each request may try one user code.
+	Device      string
+	AdminPrefix string // every path under it
 }
 
 // Limiter holds the buckets of one replica.
@@ -36,6 +43,9 @@ type Limiter struct {
 	tokenIP     *Keyed
 	authorize   *Keyed
 	admin       *Keyed
+	// userCodeMisses is one bucket for the whole replica, spent by user codes that match
+	// nothing.
+	userCodeMisses *rate.Limiter
 	// Pattern, when set, names the route of a request the middleware refuses, stored in
 	// r.Pattern so that request metrics label refusals by route although the mux never
 	// saw them.
@@ -51,13 +61,40 @@ func New(cfg Config, paths Paths) *Limiter {
 	keyed := func(total float64, period time.Duration) *Keyed {
 		return NewKeyed(Share(total, period, cfg.Replicas), cfg.MaxKeys, 0)
 	}
-	return &Limiter{
+	l := &Limiter{
 		now:         now,
 		paths:       paths,
 		tokenClient: keyed(cfg.TokenPerClientPerSecond, time.Second),
 		tokenIP:     keyed(cfg.TokenPerIPPerSecond, time.Second),
 		authorize:   keyed(cfg.LoginPerIPPerMinute, time.Minute),
 		admin:       keyed(cfg.AdminPerIPPerSecond, time.Second),
+	}
+	if misses := Share(cfg.UserCodeFailuresPerMinute, time.Minute, cfg.Replicas); misses.Enabled() {
+		l.userCodeMisses = rate.NewLimiter(misses.Rate, misses.Burst)
+	}
+	return l
+}
+
+// AllowUserCode reports whether a user code may be looked up now: not while the user
+// codes that matched nothing have spent this replica's share of
+// UserCodeFailuresPerMinute, and if not, how long until they have not. (The
+// verification page is limited per address too, by the middleware.)
+func (l *Limiter) AllowUserCode() (ok bool, retryAfter time.Duration) {
+	if l.userCodeMisses == nil {
+		return true, 0
+	}
+	now := l.now()
+	tokens := l.userCodeMisses.TokensAt(now)
+	if tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - tokens) / float64(l.userCodeMisses.Limit()) * float64(time.Second))
+}
+
+// UserCodeMissed spends a token of the user-code bucket: a user code matched nothing.
+func (l *Limiter) UserCodeMissed() {
+	if l.userCodeMisses != nil {
+		l.userCodeMisses.AllowN(l.now(), 1)
 	}
 }
 
@@ -95,9 +132,10 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 
 func (l *Limiter) bucketsFor(r *http.Request) *Keyed {
 	switch p := r.URL.Path; {
-	case p == l.paths.Token || p == l.paths.Introspect || p == l.paths.Revoke:
+	case p == l.paths.Token || p == l.paths.Introspect || p == l.paths.Revoke ||
+		(l.paths.DeviceAuthorization != "" && p == l.paths.DeviceAuthorization):
 		return l.tokenIP
-	case p == l.paths.Authorize:
+	case p == l.paths.Authorize || (l.paths.Device != "" && p == l.paths.Device):
 		return l.authorize
 	case l.paths.AdminPrefix != "" && strings.HasPrefix(p, l.paths.AdminPrefix):
 		return l.admin

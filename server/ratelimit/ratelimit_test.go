@@ -129,9 +129,10 @@ func TestAddressKey(t *testing.T) {
 func newTestLimiter(clock *time.Time) *Limiter {
 	l := New(Config{
 		RateLimits: settings.RateLimits{Replicas: 2, TokenPerClientPerSecond: 4, TokenPerIPPerSecond: 6,
-			LoginPerIPPerMinute: 4, AdminPerIPPerSecond: 2},
+			LoginPerIPPerMinute: 4, AdminPerIPPerSecond: 2, UserCodeFailuresPerMinute: 6},
 		Clock: func() time.Time { return *clock },
-	}, Paths{Token: "/token", Introspect: "/introspect", Revoke: "/revoke", Authorize: "/authorize", AdminPrefix: "/admin/"})
+	}, Paths{Token: "/token", Introspect: "/introspect", Revoke: "/revoke", Authorize: "/authorize", AdminPrefix: "/admin/",
+		DeviceAuthorization: "/device_authorization", Device: "/device"})
 	l.Pattern = func(r *http.Request) string { return "POST " + r.URL.Path }
 	return l
 }
@@ -187,6 +188,14 @@ func TestMiddlewareLimitsPerAddressAndPath(t *testing.T) {
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "30" {
 		t.Fatalf("authorize over the limit: status %d, Retry-After %q; want 429, 30", w.Code, w.Header().Get("Retry-After"))
 	}
+	// The device verification page shares the authorize bucket; the device authorization
+	// endpoint the token one.
+	if w := do("/device", "192.0.2.1:1"); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("device page with the authorize bucket spent: status %d", w.Code)
+	}
+	if w := do("/device_authorization", "192.0.2.1:1000"); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("device authorization with the token bucket spent: status %d", w.Code)
+	}
 	// Admin: 1 per second per replica.
 	do("/admin/clients", "192.0.2.1:1")
 	if w := do("/admin/users/x", "192.0.2.1:1"); w.Code != http.StatusTooManyRequests {
@@ -231,6 +240,34 @@ func TestAllowClient(t *testing.T) {
 	}
 	if n := l.Buckets(); n != 2 {
 		t.Fatalf("%d buckets, want 2", n)
+	}
+}
+
+// User codes that match nothing spend one bucket for all addresses: 6 a minute for the
+// AuthServer, 3 per replica; lookups that match spend nothing.
+func TestAllowUserCode(t *testing.T) {
+	now := t0
+	l := newTestLimiter(&now)
+	for i := range 3 {
+		if ok, _ := l.AllowUserCode(); !ok {
+			t.Fatalf("lookup %d refused", i)
+		}
+		l.UserCodeMissed()
+	}
+	ok, retry := l.AllowUserCode()
+	if ok || retry != 20*time.Second {
+		t.Fatalf("after 3 misses: ok=%v retry=%v, want refused for 20s", ok, retry)
+	}
+	now = now.Add(20 * time.Second)
+	if ok, _ := l.AllowUserCode(); !ok {
+		t.Fatal("refused after the refill")
+	}
+	off := New(Config{RateLimits: settings.RateLimits{Replicas: 1}}, Paths{})
+	for range 100 {
+		off.UserCodeMissed()
+	}
+	if ok, _ := off.AllowUserCode(); !ok {
+		t.Fatal("refused without a limit")
 	}
 }
 

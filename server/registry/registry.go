@@ -33,7 +33,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Grant types and auth methods a client may register.
 var (
-	GrantTypes  = []string{"authorization_code", "refresh_token", "client_credentials", "password"}
+	GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials", "password",
+		"urn:ietf:params:oauth:grant-type:device_code"}
 	AuthMethods = []string{"client_secret_basic", "client_secret_post", "none"}
 )
 

@@ -86,6 +86,11 @@ func TestNormalizeClientDefaults(t *testing.T) {
 		{"stale response types dropped without authorization_code",
 			store.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, ResponseTypes: []string{"code"}},
 			store.Confidential, "client_secret_basic", nil},
+		{"device flow CLI: public, no redirect URIs", store.Client{ID: "cli", Type: store.Public,
+			GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}},
+			store.Public, "none", nil},
+		{"device flow, confidential", store.Client{ID: "smart-tv", GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code"}},
+			store.Confidential, "client_secret_basic", nil},
 		{"password grant", store.Client{ID: "legacy", GrantTypes: []string{"password", "refresh_token"}},
 			store.Confidential, "client_secret_basic", nil},
 		{"empty id is allowed (generated later)", with(func(c *store.Client) { c.ID = "" }),
@@ -149,7 +154,7 @@ func TestNormalizeClientErrors(t *testing.T) {
 			[]string{"token_endpoint_auth_method"}},
 		{"no grant types", with(func(c *store.Client) { c.GrantTypes = nil }), []string{"grant_types"}},
 		{"unknown grant types", with(func(c *store.Client) {
-			c.GrantTypes = []string{"authorization_code", "implicit", "urn:ietf:params:oauth:grant-type:device_code"}
+			c.GrantTypes = []string{"authorization_code", "implicit", "urn:ietf:params:oauth:grant-type:saml2-bearer"}
 		}),
 			[]string{"grant_types[1]", "grant_types[2]"}},
 		{"public client_credentials", store.Client{ID: "svc", Type: store.Public, GrantTypes: []string{"client_credentials"}},

@@ -21,6 +21,9 @@ func DefaultProtocol() Protocol {
 		LockoutFailures: 5,
 		LockoutWindow:   15 * time.Minute,
 		LockoutDuration: 15 * time.Minute,
+		// RFC 8628 section 3.2's example lifetime is 30 minutes, its default interval 5 s.
+		DeviceCodeTTL:      10 * time.Minute,
+		DevicePollInterval: 5 * time.Second,
 	}
 }
 
@@ -32,6 +35,9 @@ func DefaultRateLimits() RateLimits {
 		TokenPerIPPerSecond:     100,
 		LoginPerIPPerMinute:     30,
 		AdminPerIPPerSecond:     20,
+		// 60 misses a minute against 20^8 user codes: with 1,000 requests waiting, a
+		// guess succeeds once in about 400,000 minutes (RFC 8628 section 5.1).
+		UserCodeFailuresPerMinute: 60,
 	}
 }
 
@@ -55,6 +61,8 @@ func (p *Protocol) SetDefaults() error {
 	def(&p.SessionTTL, d.SessionTTL)
 	def(&p.LockoutWindow, d.LockoutWindow)
 	def(&p.LockoutDuration, d.LockoutDuration)
+	def(&p.DeviceCodeTTL, d.DeviceCodeTTL)
+	def(&p.DevicePollInterval, d.DevicePollInterval)
 	if p.AccessTokenAlg == "" {
 		p.AccessTokenAlg = d.AccessTokenAlg
 	}

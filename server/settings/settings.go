@@ -33,6 +33,10 @@ type Protocol struct {
 	// may present it again (the response was lost) without revoking its family (0 to
 	// MaxRefreshTokenReuseInterval; 0 is strict). See store.RotateRefresh.
 	RefreshTokenReuseInterval time.Duration
+	// DeviceCodeTTL is how long a device authorization request (RFC 8628) waits for the
+	// user; DevicePollInterval is the polling interval it starts with (whole seconds).
+	DeviceCodeTTL      time.Duration
+	DevicePollInterval time.Duration
 }
 
 // MaxRefreshTokenReuseInterval bounds RefreshTokenReuseInterval: a spent refresh token
@@ -52,4 +56,8 @@ type RateLimits struct {
 	LoginPerIPPerMinute float64
 	// AdminPerIPPerSecond limits the admin API per source address.
 	AdminPerIPPerSecond float64
+	// UserCodeFailuresPerMinute limits the user codes entered on the device verification
+	// page that match no request, from all addresses together: a bound on guessing that
+	// spreading it over many addresses does not lift.
+	UserCodeFailuresPerMinute float64
 }

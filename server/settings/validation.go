@@ -39,10 +39,14 @@ func (p *Protocol) Validate() error {
 	for name, d := range map[string]time.Duration{
 		FlagAccessTokenTTL: p.AccessTokenTTL, FlagRefreshTokenTTL: p.RefreshTokenTTL,
 		FlagIDTokenTTL: p.IDTokenTTL, FlagCodeTTL: p.CodeTTL, FlagSessionTTL: p.SessionTTL,
+		FlagDeviceCodeTTL: p.DeviceCodeTTL,
 	} {
 		if d <= 0 {
 			bad("%s must be positive", name)
 		}
+	}
+	if p.DevicePollInterval < time.Second || p.DevicePollInterval%time.Second != 0 {
+		bad("%s must be a whole number of seconds, at least 1s", FlagDevicePollInterval)
 	}
 	if p.RefreshTokenReuseInterval < 0 || p.RefreshTokenReuseInterval > MaxRefreshTokenReuseInterval {
 		bad("%s must be between 0 and %s", FlagRefreshTokenReuseInterval, MaxRefreshTokenReuseInterval)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -111,6 +112,34 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 			b.Fatal(err)
 		}
 		prev = next
+		i++
+	}
+}
+
+// BenchmarkPollDeviceAuthorizationPending is a device's poll while the user has not
+// decided, what every waiting device sends every interval: the redemption statement finds
+// nothing, then the row is read under a lock and its last poll recorded.
+func BenchmarkPollDeviceAuthorizationPending(b *testing.B) {
+	ctx := context.Background()
+	s := newStore(b)
+	c := mustClient(b, s, "cli")
+	const devices = 100
+	for i := range devices {
+		d := &store.DeviceAuthorization{DeviceCodeHash: seq("device", i), UserCodeHash: seq("user", i), ClientID: c.ID,
+			Interval: time.Second, ExpiresAt: t0.Add(time.Hour)}
+		if err := s.CreateDeviceAuthorization(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		// Each device polls a second after its last poll: pending, never slow_down.
+		now := t0.Add(time.Duration(i/devices+1) * time.Second)
+		_, err := s.PollDeviceAuthorization(ctx, store.DevicePoll{DeviceCodeHash: seq("device", i%devices), ClientID: c.ID, Now: now})
+		if !errors.Is(err, store.ErrAuthorizationPending) {
+			b.Fatalf("poll: %v", err)
+		}
 		i++
 	}
 }

@@ -35,6 +35,9 @@ var purgeSteps = []purgeStep{
 	{"revoked_tokens", `DELETE FROM revoked_tokens WHERE jti IN (
 		SELECT jti FROM revoked_tokens WHERE expires_at <= $2 LIMIT $1)`,
 		func(now time.Time) []any { return []any{now} }},
+	{"device_codes", `DELETE FROM device_codes WHERE device_code_hash IN (
+		SELECT device_code_hash FROM device_codes WHERE expires_at < $2 LIMIT $1)`,
+		func(now time.Time) []any { return []any{now.Add(-DeviceCodeRetention)} }},
 	{"sessions", `DELETE FROM sessions WHERE session_hash IN (
 		SELECT session_hash FROM sessions WHERE expires_at <= $2 LIMIT $1)`,
 		func(now time.Time) []any { return []any{now} }},
@@ -46,8 +49,9 @@ var purgeSteps = []purgeStep{
 
 // PurgeExpired deletes, in batches of batch rows (DefaultPurgeBatch when <= 0), what is
 // of no more use at now: authorization codes expired or used more than CodeRetention ago,
-// expired refresh tokens, expired deny-list entries, expired sessions, and unlocked
-// login failures older than LoginFailureRetention. It returns the number of rows deleted.
+// device authorizations expired more than DeviceCodeRetention ago, expired refresh
+// tokens, expired deny-list entries, expired sessions, and unlocked login failures older
+// than LoginFailureRetention. It returns the number of rows deleted.
 // Each table is purged until less than a batch is left.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, batch int) (int64, error) {
 	defer s.done("purge_expired", s.start())

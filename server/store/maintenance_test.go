@@ -31,7 +31,11 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 		wantErr(t, "CreateSession", s.CreateSession(ctx, se), nil)
 		_, err := s.RecordLoginFailure(ctx, fmt.Sprintf("stale-%d", i), now.Add(-store.LoginFailureRetention-time.Second), 5, time.Hour, time.Hour)
 		wantErr(t, "RecordLoginFailure", err, nil)
-		wantGone += 5
+		dev := &store.DeviceAuthorization{DeviceCodeHash: hash(fmt.Sprintf("expired-device-%d", i)),
+			UserCodeHash: hash(fmt.Sprintf("expired-user-code-%d", i)), ClientID: c.ID, Interval: time.Second,
+			ExpiresAt: now.Add(-store.DeviceCodeRetention - time.Second)}
+		wantErr(t, "CreateDeviceAuthorization", s.CreateDeviceAuthorization(ctx, dev), nil)
+		wantGone += 6
 	}
 	// A code used more than the retention ago goes even though it has not expired.
 	usedLongAgo := &store.AuthorizationCode{Hash: hash("used-code"), ClientID: c.ID, UserID: u.ID, RedirectURI: "https://x",
@@ -54,6 +58,11 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 	wantErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, live), nil)
 	wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "live-jti", now.Add(time.Second)), nil)
 	wantErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{Hash: hash("live-session"), UserID: u.ID, AuthTime: t0, ExpiresAt: now.Add(time.Second)}), nil)
+	// A device authorization expired within the retention stays: a late poll is told
+	// expired_token.
+	recentDevice := &store.DeviceAuthorization{DeviceCodeHash: hash("recent-device"), UserCodeHash: hash("recent-user-code"),
+		ClientID: c.ID, Interval: time.Second, ExpiresAt: now.Add(-time.Minute)}
+	wantErr(t, "CreateDeviceAuthorization", s.CreateDeviceAuthorization(ctx, recentDevice), nil)
 	_, err = s.RecordLoginFailure(ctx, "recent", now.Add(-time.Minute), 5, time.Hour, time.Hour)
 	wantErr(t, "RecordLoginFailure", err, nil)
 	// An old first failure whose lock still holds stays.
@@ -66,10 +75,10 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 		t.Errorf("PurgeExpired deleted %d rows, want %d", n, wantGone)
 	}
 	left := map[string]int{}
-	for _, table := range []string{"authorization_codes", "refresh_tokens", "revoked_tokens", "sessions", "login_failures"} {
+	for _, table := range []string{"authorization_codes", "refresh_tokens", "revoked_tokens", "sessions", "login_failures", "device_codes"} {
 		left[table] = count(t, s, "SELECT count(*) FROM "+table)
 	}
-	diff(t, "rows left", left, map[string]int{"authorization_codes": 2, "refresh_tokens": 1, "revoked_tokens": 1, "sessions": 1, "login_failures": 2})
+	diff(t, "rows left", left, map[string]int{"authorization_codes": 2, "refresh_tokens": 1, "revoked_tokens": 1, "sessions": 1, "login_failures": 2, "device_codes": 1})
 	if until, _ := s.LoginLockedUntil(ctx, "locked", now); until.IsZero() {
 		t.Error("the purge lifted a lock that still holds")
 	}

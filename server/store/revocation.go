@@ -39,8 +39,9 @@ func (s *Store) ListRevokedTokens(ctx context.Context, now time.Time) ([]Revoked
 }
 
 // revokeSubjectSQL sets a cutoff for kind $1 and subject $2 at $3 and revokes what the
-// subject still holds: refresh tokens, and codes not yet redeemed (they would otherwise
-// yield fresh tokens after the cutoff). $4 is the subject as a client_id and $5 as a user
+// subject still holds: refresh tokens, and codes and approved device authorizations not
+// yet redeemed (they would otherwise yield fresh tokens after the cutoff; such a device is
+// told access_denied). $4 is the subject as a client_id and $5 as a user
 // id; exactly one of them is non-NULL.
 var revokeSubjectSQL = `WITH cut AS (
 	INSERT INTO token_cutoffs (kind, subject, not_before) VALUES ($1, $2, $3)
@@ -54,11 +55,16 @@ var revokeSubjectSQL = `WITH cut AS (
 	UPDATE authorization_codes SET used_at = $3
 	WHERE used_at IS NULL AND (client_id = $4::text OR user_id = $5::uuid)
 	RETURNING code_hash
+), devices AS (
+	UPDATE device_codes SET state = 'denied', decided_at = $3
+	WHERE state = 'approved' AND (client_id = $4::text OR user_id = $5::uuid)
+	RETURNING device_code_hash
 )
 SELECT ` + notifySQL(ChangeCutoff, "kind || ':' || subject") + ` FROM cut`
 
 // RevokeUserTokens revokes every token of the user, across clients: a cutoff at now for
-// their access tokens, and their refresh tokens and unredeemed codes. Their sessions stay
+// their access tokens, and their refresh tokens, unredeemed codes and approved device
+// authorizations. Their sessions stay
 // (see DeleteUserSessions). ErrNotFound for an id that is no UUID.
 func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Time) error {
 	defer s.done("user_revoke_tokens", s.start())

@@ -51,7 +51,7 @@ type Client struct {
 	Type                    ClientType
 	RedirectURIs            []string
 	PostLogoutRedirectURIs  []string
-	GrantTypes              []string // authorization_code, refresh_token, client_credentials, password
+	GrantTypes              []string // authorization_code, refresh_token, client_credentials, password, urn:ietf:params:oauth:grant-type:device_code
 	ResponseTypes           []string // code
 	Scopes                  []string // scopes the client may ask for
 	TokenEndpointAuthMethod string   // client_secret_basic, client_secret_post, none

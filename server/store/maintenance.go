@@ -35,6 +35,9 @@ var purgeSteps = []purgeStep{
 	{"revoked_tokens", `DELETE FROM revoked_tokens WHERE jti IN (
 		SELECT jti FROM revoked_tokens WHERE expires_at <= $2 LIMIT $1)`,
 		func(now time.Time) []any { return []any{now} }},
+	{"client_assertion_jtis", `DELETE FROM client_assertion_jtis WHERE (client_id, jti) IN (
+		SELECT client_id, jti FROM client_assertion_jtis WHERE expires_at <= $2 LIMIT $1)`,
+		func(now time.Time) []any { return []any{now} }},
 	{"sessions", `DELETE FROM sessions WHERE session_hash IN (
 		SELECT session_hash FROM sessions WHERE expires_at <= $2 LIMIT $1)`,
 		func(now time.Time) []any { return []any{now} }},
@@ -46,7 +49,8 @@ var purgeSteps = []purgeStep{
 
 // PurgeExpired deletes, in batches of batch rows (DefaultPurgeBatch when <= 0), what is
 // of no more use at now: authorization codes expired or used more than CodeRetention ago,
-// expired refresh tokens, expired deny-list entries, expired sessions, and unlocked
+// expired refresh tokens, expired deny-list entries, the jti of expired client
+// assertions, expired sessions, and unlocked
 // login failures older than LoginFailureRetention. It returns the number of rows deleted.
 // Each table is purged until less than a batch is left.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, batch int) (int64, error) {

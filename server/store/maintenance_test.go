@@ -31,7 +31,8 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 		wantErr(t, "CreateSession", s.CreateSession(ctx, se), nil)
 		_, err := s.RecordLoginFailure(ctx, fmt.Sprintf("stale-%d", i), now.Add(-store.LoginFailureRetention-time.Second), 5, time.Hour, time.Hour)
 		wantErr(t, "RecordLoginFailure", err, nil)
-		wantGone += 5
+		wantErr(t, "UseClientAssertion", s.UseClientAssertion(ctx, c.ID, fmt.Sprintf("expired-assertion-%d", i), now, t0), nil)
+		wantGone += 6
 	}
 	// A code used more than the retention ago goes even though it has not expired.
 	usedLongAgo := &store.AuthorizationCode{Hash: hash("used-code"), ClientID: c.ID, UserID: u.ID, RedirectURI: "https://x",
@@ -53,6 +54,7 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 	live := &store.RefreshToken{Hash: hash("live-rt"), FamilyID: "f", ClientID: c.ID, ExpiresAt: now.Add(time.Second)}
 	wantErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, live), nil)
 	wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "live-jti", now.Add(time.Second)), nil)
+	wantErr(t, "UseClientAssertion", s.UseClientAssertion(ctx, c.ID, "live-assertion", now.Add(time.Second), t0), nil)
 	wantErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{Hash: hash("live-session"), UserID: u.ID, AuthTime: t0, ExpiresAt: now.Add(time.Second)}), nil)
 	_, err = s.RecordLoginFailure(ctx, "recent", now.Add(-time.Minute), 5, time.Hour, time.Hour)
 	wantErr(t, "RecordLoginFailure", err, nil)
@@ -66,10 +68,11 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 		t.Errorf("PurgeExpired deleted %d rows, want %d", n, wantGone)
 	}
 	left := map[string]int{}
-	for _, table := range []string{"authorization_codes", "refresh_tokens", "revoked_tokens", "sessions", "login_failures"} {
+	for _, table := range []string{"authorization_codes", "refresh_tokens", "revoked_tokens", "sessions", "login_failures", "client_assertion_jtis"} {
 		left[table] = count(t, s, "SELECT count(*) FROM "+table)
 	}
-	diff(t, "rows left", left, map[string]int{"authorization_codes": 2, "refresh_tokens": 1, "revoked_tokens": 1, "sessions": 1, "login_failures": 2})
+	diff(t, "rows left", left, map[string]int{"authorization_codes": 2, "refresh_tokens": 1, "revoked_tokens": 1, "sessions": 1,
+		"login_failures": 2, "client_assertion_jtis": 1})
 	if until, _ := s.LoginLockedUntil(ctx, "locked", now); until.IsZero() {
 		t.Error("the purge lifted a lock that still holds")
 	}

@@ -21,6 +21,8 @@ func DefaultProtocol() Protocol {
 		LockoutFailures: 5,
 		LockoutWindow:   15 * time.Minute,
 		LockoutDuration: 15 * time.Minute,
+
+		ClientAssertionMaxLifetime: 5 * time.Minute,
 	}
 }
 
@@ -55,6 +57,7 @@ func (p *Protocol) SetDefaults() error {
 	def(&p.SessionTTL, d.SessionTTL)
 	def(&p.LockoutWindow, d.LockoutWindow)
 	def(&p.LockoutDuration, d.LockoutDuration)
+	def(&p.ClientAssertionMaxLifetime, d.ClientAssertionMaxLifetime)
 	if p.AccessTokenAlg == "" {
 		p.AccessTokenAlg = d.AccessTokenAlg
 	}

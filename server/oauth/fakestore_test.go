@@ -28,6 +28,8 @@ type fakeStore struct {
 	failures map[string]*loginFailure
 	// denied is the access token deny-list: jti to expiry.
 	denied map[string]time.Time
+	// assertions are the client assertions used: client_id and jti to expiry.
+	assertions map[[2]string]time.Time
 }
 
 type loginFailure struct {
@@ -42,7 +44,21 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{
 		codes: map[string]*store.AuthorizationCode{}, refresh: map[string]*store.RefreshToken{},
 		users: map[string]*store.User{}, failures: map[string]*loginFailure{}, denied: map[string]time.Time{},
+		assertions: map[[2]string]time.Time{},
 	}
+}
+
+// UseClientAssertion is store.UseClientAssertion: a jti is refused while its first
+// assertion has not expired.
+func (s *fakeStore) UseClientAssertion(_ context.Context, clientID, jti string, expiresAt, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]string{clientID, jti}
+	if exp, ok := s.assertions[key]; ok && exp.After(now) {
+		return store.ErrAlreadyUsed
+	}
+	s.assertions[key] = expiresAt
+	return nil
 }
 
 func (s *fakeStore) addUser(u *store.User) {

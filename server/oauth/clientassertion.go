@@ -157,9 +157,9 @@ func (p *Provider) verifyPrivateKeyJWT(ctx context.Context, client *store.Client
 // (a set that lacks kid is fetched again, at most once per the fetcher's interval).
 func (p *Provider) clientKeySet(ctx context.Context, client *store.Client, kid string) (*clientkeys.Set, error) {
 	if client.JWKSURI != "" {
+		// A failure is the client's to fix; the endpoint's log has it as the answer's cause.
 		set, err := p.clientKeys.Keys(ctx, client.JWKSURI, kid)
 		if err != nil {
-			p.log.WarnContext(ctx, "client jwks_uri", "client_id", client.ID, "error", err)
 			return nil, fmt.Errorf("client %s jwks_uri: %w", client.ID, err)
 		}
 		return set, nil

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -39,6 +41,23 @@ const (
 	// MinRSABits is the smallest RSA modulus accepted (RFC 7518 section 3.3).
 	MinRSABits = 2048
 )
+
+// maxKIDLen bounds a kid.
+const maxKIDLen = 256
+
+// printableKID reports whether kid is short and free of control characters, which the
+// database refuses (NUL) or which have no business in a status or log.
+func printableKID(kid string) bool {
+	if len(kid) > maxKIDLen || !utf8.ValidString(kid) {
+		return false
+	}
+	for _, r := range kid {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
 
 // ErrInvalidSet is wrapped by every error Parse returns.
 var ErrInvalidSet = errors.New("clientkeys: invalid JWK Set")
@@ -118,6 +137,9 @@ func parseKey(raw json.RawMessage) (Key, error) {
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return Key{}, errors.New("kty, crv, use, alg and kid must be strings")
+	}
+	if !printableKID(head.Kid) {
+		return Key{}, fmt.Errorf("kid must be at most %d printable characters", maxKIDLen)
 	}
 	switch head.Kty {
 	case "EC", "RSA", "OKP":

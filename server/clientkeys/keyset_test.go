@@ -104,6 +104,8 @@ func TestParseRefusesWhatCannotVerifyAnAssertion(t *testing.T) {
 		"point off curve": {setJSON(t, with(good, "y", good["x"])), "key material"},
 		"OKP X25519":      {setJSON(t, map[string]any{"kty": "OKP", "crv": "X25519", "x": good["x"]}), "not Ed25519"},
 		"kid not string":  {setJSON(t, with(good, "kid", 7)), "must be strings"},
+		"kid with NUL":    {setJSON(t, with(good, "kid", "a\x00b")), "printable"},
+		"kid too long":    {setJSON(t, with(good, "kid", strings.Repeat("k", 257))), "printable"},
 	} {
 		_, err := clientkeys.Parse(c.raw)
 		if !errors.Is(err, clientkeys.ErrInvalidSet) || !strings.Contains(err.Error(), c.want) {

@@ -180,3 +180,33 @@ func TestOAuthClientPrivateKeyJWTURI(t *testing.T) {
 		t.Errorf("secret hash %x, status keys %+v", row.SecretHash, oc.Status.RegisteredKeys)
 	}
 }
+
+// A client that moves from a secret to private_key_jwt loses its secret: in its Secret
+// and in the database.
+func TestOAuthClientMovesToPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.addServer(true)
+	f.start(operator{})
+	oc := waitReady(f, f.newOAuthClient("svc", func(oc *authlyv1.OAuthClient) {
+		oc.Spec.GrantTypes = []authlyv1.GrantType{authlyv1.GrantClientCredentials}
+		oc.Spec.RedirectURIs = nil
+	}), metav1.ConditionTrue, authlyv1.ReasonSynced)
+	if _, ok := f.secret("svc-oauth").Data["client_secret"]; !ok {
+		t.Fatal("the confidential client has no client_secret to begin with")
+	}
+	f.updateOAuthClient("svc", func(oc *authlyv1.OAuthClient) {
+		oc.Spec.TokenEndpointAuthMethod = authlyv1.AuthMethodPrivateKeyJWT
+		oc.Spec.JWKS = &authlyv1.JSONWebKeySet{Keys: []authlyv1.JSONWebKey{ecJWK(t, "k1")}}
+	})
+	f.waitClient(oc.Status.ClientID, "the row without a secret", func(c *store.Client) error {
+		if len(c.SecretHash) != 0 || len(c.PreviousSecretHash) != 0 || c.TokenEndpointAuthMethod != "private_key_jwt" {
+			return fmt.Errorf("auth %s, secret hash %x, previous %x", c.TokenEndpointAuthMethod, c.SecretHash, c.PreviousSecretHash)
+		}
+		return wantKids("k1")(c)
+	})
+	oc = waitReady(f, oc, metav1.ConditionTrue, authlyv1.ReasonSynced)
+	if _, ok := f.secret("svc-oauth").Data["client_secret"]; ok || oc.Status.CredentialsVersion != 0 {
+		t.Errorf("after the move: Secret keys %v, credentialsVersion %d", keys(f.secret("svc-oauth").Data), oc.Status.CredentialsVersion)
+	}
+}

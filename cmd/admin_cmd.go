@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/authly-dev/authly-operator/server/admin"
 	"github.com/authly-dev/authly-operator/server/keyring"
+	"github.com/authly-dev/authly-operator/server/registry"
 	"github.com/authly-dev/authly-operator/server/settings"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
@@ -100,6 +102,7 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 
 	var req admin.ClientRequest
 	var public bool
+	var jwksFile string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Register a client and print its id and secret (shown once)",
@@ -107,6 +110,19 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if public {
 				req.ClientType = string(store.Public)
+			}
+			if jwksFile != "" {
+				raw, err := os.ReadFile(jwksFile)
+				if err != nil {
+					return fmt.Errorf("--jwks-file: %w", err)
+				}
+				if !json.Valid(raw) {
+					return fmt.Errorf("--jwks-file %s is not JSON (a JWK Set: {\"keys\": [...]})", jwksFile)
+				}
+				req.JWKS = raw
+			}
+			if (jwksFile != "" || req.JWKSURI != "") && req.TokenEndpointAuthMethod == "" {
+				req.TokenEndpointAuthMethod = registry.PrivateKeyJWT
 			}
 			return env.run(cmd, func(ctx context.Context, b adminBackend) error {
 				c, err := b.createClient(ctx, req)
@@ -126,7 +142,9 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 	f.StringSliceVar(&req.Scopes, "scopes", nil, "scopes the client may request")
 	f.BoolVar(&public, "public", false, "a public client (no secret; PKCE)")
 	f.BoolVar(&req.FirstParty, "first-party", false, "skip the consent page")
-	f.StringVar(&req.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, or none (public)")
+	f.StringVar(&req.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt (default with --jwks-file or --jwks-uri), or none (public)")
+	f.StringVar(&jwksFile, "jwks-file", "", "file holding the JWK Set (public keys) a private_key_jwt client signs its assertions with")
+	f.StringVar(&req.JWKSURI, "jwks-uri", "", "https URL serving the JWK Set of a private_key_jwt client")
 	f.StringVar(&req.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token algorithm for this client: RS256 or ES256")
 
 	list := &cobra.Command{

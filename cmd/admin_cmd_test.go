@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +22,10 @@ import (
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
+
+// cliTestJWKS is a JWK Set with one public P-256 key (RFC 7515 appendix A.3).
+const cliTestJWKS = `{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256",` +
+	`"x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
 
 // runCLI runs `authly args...` with stdin and returns what it printed.
 func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
@@ -106,6 +112,27 @@ func TestAdminCLIOverTheAPIAndTheDatabase(t *testing.T) {
 			}
 			if device.ClientType != "public" || device.ClientSecret != "" || len(device.GrantTypes) != 2 {
 				t.Errorf("device flow client: %+v", device)
+			}
+			// A private_key_jwt client from a JWK Set file: no secret.
+			jwksFile := filepath.Join(t.TempDir(), "jwks.json")
+			if err := os.WriteFile(jwksFile, []byte(cliTestJWKS), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var signed admin.Client
+			if err := json.Unmarshal([]byte(run("", "client", "create", "--client-id", id+"-signed", "--grant-types", "client_credentials",
+				"--jwks-file", jwksFile)), &signed); err != nil {
+				t.Fatal(err)
+			}
+			if signed.ClientSecret != "" || signed.TokenEndpointAuthMethod != "private_key_jwt" || !strings.Contains(string(signed.JWKS), "k1") {
+				t.Errorf("private_key_jwt client: %+v", signed)
+			}
+			var byURI admin.Client
+			if err := json.Unmarshal([]byte(run("", "client", "create", "--client-id", id+"-uri", "--grant-types", "client_credentials",
+				"--jwks-uri", "https://keys.example.com/jwks.json")), &byURI); err != nil {
+				t.Fatal(err)
+			}
+			if byURI.ClientSecret != "" || byURI.JWKSURI != "https://keys.example.com/jwks.json" {
+				t.Errorf("private_key_jwt client by jwks_uri: %+v", byURI)
 			}
 			var list []admin.Client
 			if err := json.Unmarshal([]byte(run("", "client", "list")), &list); err != nil {

@@ -284,8 +284,47 @@ func TestBadManifestsRefused(t *testing.T) {
 			`{authServerRef: {name: main}, type: secret, grantTypes: [client_credentials]}`,
 			"spec.type", "Unsupported value"},
 		{"unknown auth method", "OAuthClient",
-			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt}`,
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: tls_client_auth}`,
 			"spec.tokenEndpointAuthMethod", "Unsupported value"},
+		{"private_key_jwt without keys", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt}`,
+			"spec.tokenEndpointAuthMethod", "private_key_jwt takes exactly one of jwks, jwksUri and jwksSecretRef"},
+		{"private_key_jwt with two key sources", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwksUri: "https://keys.example.com/jwks", jwksSecretRef: {name: keys, key: jwks.json}}`,
+			"spec.tokenEndpointAuthMethod", "private_key_jwt takes exactly one of jwks, jwksUri and jwksSecretRef"},
+		{"keys for a secret client", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], jwksUri: "https://keys.example.com/jwks"}`,
+			"spec.tokenEndpointAuthMethod", "other methods take none"},
+		{"public private_key_jwt client", "OAuthClient",
+			`{authServerRef: {name: main}, type: public, grantTypes: [authorization_code], redirectUris: ["https://a.example.com/cb"], tokenEndpointAuthMethod: private_key_jwt, jwksUri: "https://keys.example.com/jwks"}`,
+			"spec.tokenEndpointAuthMethod", "a public client authenticates with none"},
+		{"jwksUri over http", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwksUri: "http://keys.example.com/jwks"}`,
+			"spec.jwksUri", "jwksUri must be an https URL"},
+		{"jwks key of an unknown type", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwks: {keys: [{kty: oct}]}}`,
+			"spec.jwks.keys[0].kty", "Unsupported value"},
+		{"jwks EC key without y", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwks: {keys: [{kty: EC, crv: P-256, x: AAAA}]}}`,
+			"spec.jwks.keys[0]", "an EC key has crv P-256 or P-384, x and y"},
+		{"jwks alg that does not fit", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwks: {keys: [{kty: EC, crv: P-256, x: AAAA, "y": AAAA, alg: RS256}]}}`,
+			"spec.jwks.keys[0].alg", "alg does not fit the key"},
+		{"jwks alg HS256", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwks: {keys: [{kty: EC, crv: P-256, x: AAAA, "y": AAAA, alg: HS256}]}}`,
+			"spec.jwks.keys[0].alg", "Unsupported value"},
+		{"jwks kid twice", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwks: {keys: [{kty: OKP, crv: Ed25519, x: AAAA, kid: a}, {kty: OKP, crv: Ed25519, x: BBBB, kid: a}]}}`,
+			"spec.jwks.keys", "each kid is used once"},
+		{"jwks empty", "OAuthClient",
+			`{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwks: {keys: []}}`,
+			"spec.jwks.keys", "should have at least 1 items"},
+		{"client keys allowed host not a host", "AuthServer",
+			`{issuer: "https://a.example.com", database: {secretRef: {name: db}}, clientKeys: {allowedHosts: ["https://keys.example.com"]}}`,
+			"spec.clientKeys.allowedHosts[0]", "should match"},
+		{"assertion lifetime over 1h", "AuthServer",
+			`{issuer: "https://a.example.com", database: {secretRef: {name: db}}, clientKeys: {maxAssertionLifetime: 2h}}`,
+			"spec.clientKeys.maxAssertionLifetime", "maxAssertionLifetime must be a duration from 1s to 1h"},
 		{"unknown deletion policy", "OAuthClient",
 			`{authServerRef: {name: main}, grantTypes: [client_credentials], deletionPolicy: Retain}`,
 			"spec.deletionPolicy", "Unsupported value"},
@@ -502,5 +541,24 @@ func TestRefreshTokenReuseIntervalBounds(t *testing.T) {
 	}
 	if s.Spec.Tokens != nil && s.Spec.Tokens.RefreshTokenReuseInterval != nil {
 		t.Errorf("an unset refreshTokenReuseInterval defaulted to %v", s.Spec.Tokens.RefreshTokenReuseInterval)
+	}
+}
+
+// The README's private_key_jwt manifests are accepted: an inline JWK Set (with "y" and
+// "n" quoted: YAML 1.1 reads a bare y as true and n as false), a jwksUri and a
+// jwksSecretRef.
+func TestPrivateKeyJWTManifestsAccepted(t *testing.T) {
+	c := newAPIClient(t)
+	ns := newNamespace(t, c)
+	for name, spec := range map[string]string{
+		"inline": `{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt,
+			jwks: {keys: [{kty: EC, crv: P-256, kid: k1, alg: ES256, x: f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU, "y": x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0},
+			{kty: RSA, kid: r1, "n": AQAB, e: AQAB}, {kty: OKP, crv: Ed25519, x: AAAA, alg: EdDSA}]}}`,
+		"uri":    `{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwksUri: "https://keys.example.com/jwks.json"}`,
+		"secret": `{authServerRef: {name: main}, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt, jwksSecretRef: {name: keys, key: jwks.json}}`,
+	} {
+		if err := c.Create(context.Background(), manifest(t, "OAuthClient", ns, name, spec)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -100,7 +100,11 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 	}
 
 	// The spec is checked before any Secret is written for it.
-	if _, err := desiredClient(oc, oc.Spec.ClientID, ""); err != nil {
+	jwks, err := r.clientKeys(ctx, oc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if _, err := desiredClient(oc, oc.Spec.ClientID, "", jwks); err != nil {
 		return ctrl.Result{}, err
 	}
 	if _, err := rotationGracePeriod(oc); err != nil {
@@ -113,7 +117,7 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 	oc.Status.ClientID = creds.clientID
 	oc.Status.SecretName = oc.EffectiveSecretName()
 
-	if err := r.syncClient(ctx, oc, db.store, creds); err != nil {
+	if err := r.syncClient(ctx, oc, db.store, creds, jwks); err != nil {
 		return ctrl.Result{}, fmt.Errorf("registering the client in the database: %w", err)
 	}
 
@@ -216,13 +220,19 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	// Only clients that name their Secret are indexed; the others' is found by its name. An
-	// index entry for every client costs the cache about 1 KiB each, 10 MiB at 10,000.
+	// Only clients that name a Secret (for their credentials, or holding their public
+	// keys) are indexed; the others' is found by its name. An index entry for every client
+	// costs the cache about 1 KiB each, 10 MiB at 10,000.
 	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientSecretIndex, func(o client.Object) []string {
-		if name := o.(*authlyv1.OAuthClient).Spec.SecretName; name != "" {
-			return []string{name}
+		oc := o.(*authlyv1.OAuthClient)
+		var names []string
+		if oc.Spec.SecretName != "" {
+			names = append(names, oc.Spec.SecretName)
 		}
-		return nil
+		if ref := oc.Spec.JWKSSecretRef; ref != nil && ref.Name != oc.Spec.SecretName {
+			names = append(names, ref.Name)
+		}
+		return names
 	}); err != nil {
 		return err
 	}
@@ -236,8 +246,9 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// clientsOfSecret maps a Secret to the OAuthClients whose credentials it holds: those that
-// name it in spec.secretName, and the one whose default Secret name it has.
+// clientsOfSecret maps a Secret to the OAuthClients whose credentials or keys it holds:
+// those that name it in spec.secretName or spec.jwksSecretRef, and the one whose default
+// Secret name it has.
 func (r *OAuthClientReconciler) clientsOfSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	reqs := r.entriesIndexed(newOAuthClientList, oauthClientSecretIndex)(ctx, obj)
 	name, ok := authlyv1.OAuthClientForDefaultSecret(obj.GetName())

@@ -84,7 +84,7 @@ func (r *OAuthClientReconciler) ensureSecret(ctx context.Context, oc *authlyv1.O
 // Secrets, a person) and leaves it untouched (hydra-maester #294).
 func (r *OAuthClientReconciler) useForeignSecret(oc *authlyv1.OAuthClient, s *corev1.Secret) (*clientCredentials, error) {
 	id, secret := string(s.Data[credKeyClientID]), string(s.Data[credKeyClientSecret])
-	confidential := oc.Spec.Type != authlyv1.ClientPublic
+	confidential := oc.HasClientSecret()
 	if id == "" || (confidential && secret == "") {
 		need := "client_id"
 		if confidential {
@@ -125,7 +125,7 @@ func (r *OAuthClientReconciler) createSecret(ctx context.Context, oc *authlyv1.O
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{credKeyClientID: []byte(id)},
 	}
-	if oc.Spec.Type != authlyv1.ClientPublic {
+	if oc.HasClientSecret() {
 		if creds.secret, err = credentials.NewClientSecret(r.Rand); err != nil {
 			return nil, err
 		}
@@ -172,12 +172,13 @@ func (r *OAuthClientReconciler) updateOwnedSecret(ctx context.Context, oc *authl
 	}
 	desired.Data[credKeyClientID] = []byte(id)
 	req := pendingRotation(oc)
-	if oc.Spec.Type == authlyv1.ClientPublic {
+	if !oc.HasClientSecret() {
 		creds.secret = ""
 		delete(desired.Data, credKeyClientSecret)
 		if req != "" {
 			oc.Status.LastRotationRequest = req
-			r.event(oc, corev1.EventTypeWarning, entryEventRotationSkipped, "a public client has no secret to rotate")
+			r.event(oc, corev1.EventTypeWarning, entryEventRotationSkipped,
+				"a public or private_key_jwt client has no secret to rotate (a private_key_jwt client rotates its keys)")
 		}
 	} else {
 		switch {

@@ -22,10 +22,11 @@ import (
 // schema defaults it to the same value).
 const defaultRotationGracePeriod = 24 * time.Hour
 
-// desiredClient is the database row an OAuthClient asks for, with the hash of secret,
-// checked by the same rules as the admin CLI and API (registry.NormalizeClient). A spec
-// the rules refuse is a stalled requeue (InvalidSpec) naming the spec field.
-func desiredClient(oc *authlyv1.OAuthClient, clientID, secret string) (*store.Client, error) {
+// desiredClient is the database row an OAuthClient asks for, with the hash of secret and
+// the private_key_jwt client's JWK Set jwks (see clientKeys), checked by the same rules as
+// the admin CLI and API (registry.NormalizeClient). A spec the rules refuse is a stalled
+// requeue (InvalidSpec) naming the spec field.
+func desiredClient(oc *authlyv1.OAuthClient, clientID, secret string, jwks []byte) (*store.Client, error) {
 	typ := store.Confidential
 	if oc.Spec.Type == authlyv1.ClientPublic {
 		typ = store.Public
@@ -46,12 +47,14 @@ func desiredClient(oc *authlyv1.OAuthClient, clientID, secret string) (*store.Cl
 		FirstParty:               oc.Spec.FirstParty,
 		IDTokenSignedResponseAlg: string(oc.Spec.IDTokenSignedResponseAlg),
 		ManagedBy:                entryManagedBy(oc),
+		JWKS:                     jwks,
+		JWKSURI:                  oc.Spec.JWKSURI,
 	}
-	if typ == store.Confidential && secret != "" {
+	if oc.HasClientSecret() && secret != "" {
 		c.SecretHash = credentials.HashSecret(secret)
 	}
 	if err := registry.NormalizeClient(c); err != nil {
-		return nil, invalidClientSpec(err)
+		return nil, invalidClientSpec(oc, err)
 	}
 	return c, nil
 }
@@ -66,11 +69,13 @@ var specFields = map[string]string{
 	"post_logout_redirect_uris":    "spec.postLogoutRedirectUris",
 	"scopes":                       "spec.scopes",
 	"id_token_signed_response_alg": "spec.idTokenSignedResponseAlg",
+	"jwks":                         "spec.jwks",
+	"jwks_uri":                     "spec.jwksUri",
 }
 
 // invalidClientSpec turns the registry's field errors into one InvalidSpec message that
 // names the spec fields.
-func invalidClientSpec(err error) error {
+func invalidClientSpec(oc *authlyv1.OAuthClient, err error) error {
 	errs := []error{err}
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = joined.Unwrap()
@@ -90,6 +95,9 @@ func invalidClientSpec(err error) error {
 				field += "[" + index
 			}
 		}
+		if base == "jwks" && oc.Spec.JWKSSecretRef != nil {
+			field = fmt.Sprintf("spec.jwksSecretRef (key %q of Secret %s)", oc.Spec.JWKSSecretRef.Key, oc.Spec.JWKSSecretRef.Name)
+		}
 		msgs = append(msgs, field+": "+fe.Reason)
 	}
 	return stalledf(authlyv1.ReasonInvalidSpec, "the server refuses this client: %s", strings.Join(msgs, "; "))
@@ -99,8 +107,8 @@ func invalidClientSpec(err error) error {
 // for, and records in status what the database now holds. A rotation keeps the previous
 // secret's hash valid for the grace period; any other change of the secret (the Secret
 // edited, or deleted and written again) replaces it at once.
-func (r *OAuthClientReconciler) syncClient(ctx context.Context, oc *authlyv1.OAuthClient, st *store.Store, creds *clientCredentials) error {
-	want, err := desiredClient(oc, creds.clientID, creds.secret)
+func (r *OAuthClientReconciler) syncClient(ctx context.Context, oc *authlyv1.OAuthClient, st *store.Store, creds *clientCredentials, jwks []byte) error {
+	want, err := desiredClient(oc, creds.clientID, creds.secret, jwks)
 	if err != nil {
 		return err
 	}
@@ -117,7 +125,7 @@ func (r *OAuthClientReconciler) syncClient(ctx context.Context, oc *authlyv1.OAu
 
 	now := r.now()
 	secretChanged := cur != nil && !bytes.Equal(cur.SecretHash, want.SecretHash)
-	if cur != nil {
+	if cur != nil && oc.HasClientSecret() {
 		want.PreviousSecretHash, want.PreviousSecretExpiresAt = cur.PreviousSecretHash, cur.PreviousSecretExpiresAt
 		if secretChanged && creds.rotation != "" {
 			want.PreviousSecretHash, want.PreviousSecretExpiresAt = nil, time.Time{}
@@ -142,7 +150,9 @@ func (r *OAuthClientReconciler) syncClient(ctx context.Context, oc *authlyv1.OAu
 		r.clientWritten(oc, cur, want, diff, secretChanged, creds)
 	}
 
-	confidential := want.Type == store.Confidential
+	// A private_key_jwt client is confidential but has no secret.
+	confidential := oc.HasClientSecret()
+	oc.Status.RegisteredKeys = registeredKeys(want.JWKS)
 	switch {
 	case !confidential:
 		oc.Status.CredentialsVersion, oc.Status.RotatedAt = 0, nil
@@ -225,6 +235,8 @@ func clientDiff(cur, want *store.Client) []string {
 	add(cur.FirstParty != want.FirstParty, "firstParty")
 	add(cur.IDTokenSignedResponseAlg != want.IDTokenSignedResponseAlg, "idTokenSignedResponseAlg")
 	add(cur.ManagedBy != want.ManagedBy, "managedBy")
+	add(!sameJSON(cur.JWKS, want.JWKS), "jwks")
+	add(cur.JWKSURI != want.JWKSURI, "jwksUri")
 	add(!bytes.Equal(cur.SecretHash, want.SecretHash), "secret")
 	add(!bytes.Equal(cur.PreviousSecretHash, want.PreviousSecretHash) || !cur.PreviousSecretExpiresAt.Equal(want.PreviousSecretExpiresAt), "previous secret")
 	return diff

@@ -138,7 +138,7 @@ func TestBadInputIsRefusedAtTheEdge(t *testing.T) {
 			params = append(params, k)
 		}
 		if fr.clientAuth {
-			params = append(params, "client_id", "client_secret")
+			params = append(params, "client_id", "client_secret", "client_assertion", "client_assertion_type")
 		}
 		params = append(params, "extension")
 		slices.Sort(params)
@@ -155,6 +155,15 @@ func TestBadInputIsRefusedAtTheEdge(t *testing.T) {
 						form.Set("client_secret", "some-secret")
 					} else {
 						form.Set("client_id", f.web.ID)
+					}
+					want = jsonErr(http.StatusUnauthorized, "invalid_client")
+				case fr.clientAuth && (p == "client_assertion" || p == "client_assertion_type"):
+					// A client assertion (RFC 7521 section 4.2) instead of Basic, one of its
+					// two parameters bad: a failed client authentication.
+					if p == "client_assertion" {
+						form.Set("client_assertion_type", jwtBearer)
+					} else {
+						form.Set("client_assertion", "a.b.c")
 					}
 					want = jsonErr(http.StatusUnauthorized, "invalid_client")
 				case fr.auth != nil:
@@ -184,6 +193,45 @@ func TestBadInputIsRefusedAtTheEdge(t *testing.T) {
 				jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("client_id "+bv.reason))
 			add(path+"/Basic secret/"+bv.name, f.post(path, form, basicAuth(f.m2m.ID, bv.value)),
 				jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("client_secret "+bv.reason))
+		}
+	}
+
+	// Client assertions that are well-formed parameters but no assertion the server
+	// accepts: invalid_client (RFC 7521 section 4.2.1), or invalid_request when the
+	// request uses two authentication methods (RFC 6749 section 2.3).
+	for _, path := range []string{pathToken, pathIntrospect, pathRevoke} {
+		base := url.Values{"grant_type": {"client_credentials"}, "token": {"some-token"}}
+		for _, c := range []struct {
+			name      string
+			assertion string
+			typ       string
+			extra     []string
+			auth      reqOpt
+			want      outcome
+		}{
+			{"not a JWT", "not-a-jwt", jwtBearer, nil, nil, jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("not a JWT")},
+			{"three dots", "a.b.c", jwtBearer, nil, nil, jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("not a JWT")},
+			{"unknown type", "a.b.c", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", nil, nil,
+				jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("client_assertion_type must be")},
+			{"type only", "", jwtBearer, nil, nil, jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("client_assertion is required")},
+			{"secret client", "a.b.c", jwtBearer, []string{"client_id", f.m2m.ID}, nil,
+				jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("must authenticate with client_secret_basic")},
+			{"unknown client", "a.b.c", jwtBearer, []string{"client_id", "no-such-client"}, nil,
+				jsonErr(http.StatusUnauthorized, "invalid_client").withDescription("client authentication failed")},
+			{"with Basic", "a.b.c", jwtBearer, nil, m2mAuth, jsonErr(http.StatusBadRequest, "invalid_request").withDescription("only one client authentication method")},
+			{"with client_secret", "a.b.c", jwtBearer, []string{"client_id", f.m2m.ID, "client_secret", f.m2mSecret}, nil,
+				jsonErr(http.StatusBadRequest, "invalid_request").withDescription("only one client authentication method")},
+		} {
+			form := withAll(base, c.extra...)
+			if c.assertion != "" {
+				form.Set("client_assertion", c.assertion)
+			}
+			form.Set("client_assertion_type", c.typ)
+			var opts []reqOpt
+			if c.auth != nil {
+				opts = append(opts, c.auth)
+			}
+			add(path+"/client assertion/"+c.name, f.post(path, form, opts...), c.want)
 		}
 	}
 

@@ -49,6 +49,10 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) (finish func() error) {
 	fs.Float64Var(&cfg.UserCodeFailuresPerMinute, settings.FlagRateUserCodeFailures, cfg.UserCodeFailuresPerMinute,
 		"user codes per minute entered on the device verification page that match no request, all addresses together, whole AuthServer")
 	fs.Float64Var(&cfg.AdminPerIPPerSecond, settings.FlagRateAdminPerIP, cfg.AdminPerIPPerSecond, "admin API requests per second per source IP, whole AuthServer")
+	fs.DurationVar(&cfg.ClientAssertionMaxLifetime, settings.FlagClientAssertionMaxLifetime, cfg.ClientAssertionMaxLifetime,
+		"how far ahead a private_key_jwt client assertion's exp may be (at most 1h)")
+	fs.StringSliceVar(&cfg.ClientKeysAllowedHosts, settings.FlagClientKeysAllowedHosts, nil,
+		"host names, IP addresses or CIDRs a client's jwks_uri may reach although loopback, link-local, private or cluster-internal")
 	fs.StringSliceVar(&cfg.CORSOrigins, settings.FlagCORSOrigins, nil, "origins allowed to call the token, JWKS, discovery and userinfo endpoints")
 	proxies := fs.StringSlice(settings.FlagTrustedProxies, nil, "CIDRs whose X-Forwarded-For is trusted")
 	fs.StringVar(&cfg.AdminUsername, settings.FlagAdminUsername, "", "bootstrap admin user created at start when missing")

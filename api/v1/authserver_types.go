@@ -74,6 +74,10 @@ type AuthServerSpec struct {
 	// +optional
 	PodTemplate *PodTemplateOverrides `json:"podTemplate,omitempty"`
 
+	// clientKeys configures how the server reads the keys of private_key_jwt clients.
+	// +optional
+	ClientKeys *ClientKeysSpec `json:"clientKeys,omitempty"`
+
 	// tls makes the server itself serve HTTPS with the certificate in a kubernetes.io/tls
 	// Secret. Without it the server speaks plain HTTP behind whatever terminates TLS.
 	// +optional
@@ -478,4 +482,25 @@ type AuthServerList struct {
 
 func init() {
 	register(&AuthServer{}, &AuthServerList{})
+}
+
+// ClientKeysSpec configures private_key_jwt client authentication.
+type ClientKeysSpec struct {
+	// allowedHosts are host names, IP addresses or CIDRs that a client's jwksUri may reach
+	// although they are loopback, link-local, private or cluster-internal, which the
+	// server refuses otherwise (a jwksUri is a request chosen by whoever registers a
+	// client).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|[0-9a-fA-F:.]+(/[0-9]{1,3})?)$`
+	// +listType=set
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
+
+	// maxAssertionLifetime bounds how far ahead a client assertion's exp may be, a Go
+	// duration (default 5m, at most 1h).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxAssertionLifetime must be a duration from 1s to 1h"
+	MaxAssertionLifetime *metav1.Duration `json:"maxAssertionLifetime,omitempty"`
 }

@@ -43,7 +43,7 @@ const (
 
 // TokenEndpointAuthMethod is how the client authenticates at the token endpoint (RFC 7591
 // section 2).
-// +kubebuilder:validation:Enum=client_secret_basic;client_secret_post;none
+// +kubebuilder:validation:Enum=client_secret_basic;client_secret_post;private_key_jwt;none
 type TokenEndpointAuthMethod string
 
 const (
@@ -53,7 +53,84 @@ const (
 	AuthMethodClientSecretPost TokenEndpointAuthMethod = "client_secret_post"
 	// AuthMethodNone sends no secret: a public client, which proves itself with PKCE.
 	AuthMethodNone TokenEndpointAuthMethod = "none"
+	// AuthMethodPrivateKeyJWT sends a JWT signed with the client's private key (RFC 7523
+	// section 2.2, OIDC Core section 9), verified with the public keys it registers in
+	// jwks, jwksUri or jwksSecretRef. The client has no secret.
+	AuthMethodPrivateKeyJWT TokenEndpointAuthMethod = "private_key_jwt"
 )
+
+// JSONWebKey is a public signature key (RFC 7517) of a private_key_jwt client: EC
+// (P-256, P-384), RSA or OKP (Ed25519). Private members (d, p, q...) have no field here:
+// a private key never goes into a spec.
+// +kubebuilder:validation:XValidation:rule="self.kty != 'EC' || (has(self.crv) && self.crv in ['P-256', 'P-384'] && has(self.x) && has(self.y))",message="an EC key has crv P-256 or P-384, x and y"
+// +kubebuilder:validation:XValidation:rule="self.kty != 'RSA' || (has(self.n) && has(self.e))",message="an RSA key has n and e"
+// +kubebuilder:validation:XValidation:rule="self.kty != 'OKP' || (has(self.crv) && self.crv == 'Ed25519' && has(self.x))",message="an OKP key has crv Ed25519 and x"
+// +kubebuilder:validation:XValidation:rule="!has(self.alg) || (self.kty == 'RSA' ? self.alg in ['RS256', 'PS256'] : self.kty == 'OKP' ? self.alg == 'EdDSA' : (self.crv == 'P-256' ? self.alg == 'ES256' : self.alg == 'ES384'))",message="alg does not fit the key: ES256 for P-256, ES384 for P-384, EdDSA for Ed25519, RS256 or PS256 for RSA",fieldPath=".alg"
+type JSONWebKey struct {
+	// kty is the key type.
+	// +required
+	// +kubebuilder:validation:Enum=EC;RSA;OKP
+	Kty string `json:"kty"`
+	// kid identifies the key; an assertion names it in its header.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Kid string `json:"kid,omitempty"`
+	// alg restricts the key to one algorithm.
+	// +optional
+	// +kubebuilder:validation:Enum=ES256;ES384;EdDSA;RS256;PS256
+	Alg string `json:"alg,omitempty"`
+	// use is sig, if given.
+	// +optional
+	// +kubebuilder:validation:Enum=sig
+	Use string `json:"use,omitempty"`
+	// crv is the curve of an EC or OKP key.
+	// +optional
+	// +kubebuilder:validation:Enum=P-256;P-384;Ed25519
+	Crv string `json:"crv,omitempty"`
+	// x is the x coordinate (EC) or the public key (OKP), base64url.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	X string `json:"x,omitempty"`
+	// y is the y coordinate of an EC key, base64url.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	Y string `json:"y,omitempty"`
+	// n is the modulus of an RSA key, base64url.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1400
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	N string `json:"n,omitempty"`
+	// e is the exponent of an RSA key, base64url.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	E string `json:"e,omitempty"`
+}
+
+// JSONWebKeySet is a JWK Set (RFC 7517 section 5) of public keys.
+// +kubebuilder:validation:XValidation:rule="self.keys.all(k, !has(k.kid) || self.keys.exists_one(j, has(j.kid) && j.kid == k.kid))",message="each kid is used once",fieldPath=".keys"
+type JSONWebKeySet struct {
+	// keys are the public keys: a client's current key, and the next one during a
+	// rotation.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	Keys []JSONWebKey `json:"keys"`
+}
+
+// RegisteredKey describes a public key registered for a private_key_jwt client.
+type RegisteredKey struct {
+	// kid of the key, if it has one.
+	// +optional
+	Kid string `json:"kid,omitempty"`
+	// kty is EC, RSA or OKP.
+	Kty string `json:"kty"`
+	// alg is the key's algorithm, or the algorithms its type allows, comma-separated.
+	Alg string `json:"alg"`
+}
 
 // OAuthClientSpec is an OAuth client registered in an AuthServer's database. Its
 // credentials go to a Secret, never into the spec or status.
@@ -61,6 +138,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.clientId) || (has(self.clientId) && self.clientId == oldSelf.clientId)",message="clientId is immutable once set",fieldPath=".clientId"
 // +kubebuilder:validation:XValidation:rule="!(has(self.type) && self.type == 'public') || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod == 'none'",message="a public client authenticates with none and has no secret",fieldPath=".tokenEndpointAuthMethod"
 // +kubebuilder:validation:XValidation:rule="(has(self.type) && self.type == 'public') || !has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'none'",message="a confidential client authenticates with its secret: tokenEndpointAuthMethod none is for public clients",fieldPath=".tokenEndpointAuthMethod"
+// +kubebuilder:validation:XValidation:rule="(has(self.jwks) ? 1 : 0) + (has(self.jwksUri) ? 1 : 0) + (has(self.jwksSecretRef) ? 1 : 0) == (has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt' ? 1 : 0)",message="tokenEndpointAuthMethod private_key_jwt takes exactly one of jwks, jwksUri and jwksSecretRef; other methods take none",fieldPath=".tokenEndpointAuthMethod"
 // +kubebuilder:validation:XValidation:rule="!(has(self.type) && self.type == 'public') || !('client_credentials' in self.grantTypes)",message="a public client cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="!('authorization_code' in self.grantTypes) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="redirectUris is required when grantTypes contains authorization_code",fieldPath=".redirectUris"
 // +kubebuilder:validation:XValidation:rule="!('refresh_token' in self.grantTypes) || 'authorization_code' in self.grantTypes || 'password' in self.grantTypes || 'urn:ietf:params:oauth:grant-type:device_code' in self.grantTypes",message="refresh_token needs authorization_code, password or urn:ietf:params:oauth:grant-type:device_code: no other grant issues refresh tokens",fieldPath=".grantTypes"
@@ -118,6 +196,23 @@ type OAuthClientSpec struct {
 	// means client_secret_basic for a confidential client and none for a public one.
 	// +optional
 	TokenEndpointAuthMethod TokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// jwks are the public keys a private_key_jwt client signs its assertions with, inline.
+	// +optional
+	JWKS *JSONWebKeySet `json:"jwks,omitempty"`
+
+	// jwksUri is an https URL serving the client's JWK Set, which the server fetches (only
+	// from public addresses unless the AuthServer's spec.clientKeys.allowedHosts allows
+	// the host).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != '' && !self.contains('#') && !self.contains('@')",message="jwksUri must be an https URL without credentials or fragment"
+	JWKSURI string `json:"jwksUri,omitempty"`
+
+	// jwksSecretRef selects a Secret key holding the client's JWK Set (JSON). A change of
+	// the Secret is registered at once.
+	// +optional
+	JWKSSecretRef *KeySecretRef `json:"jwksSecretRef,omitempty"`
 
 	// firstParty clients are the organisation's own applications: the user is not asked to
 	// consent.
@@ -205,6 +300,12 @@ type OAuthClientStatus struct {
 	// databaseSecretKey is the key of that Secret holding the URL.
 	// +optional
 	DatabaseSecretKey string `json:"databaseSecretKey,omitempty"`
+
+	// registeredKeys are the public keys registered for a private_key_jwt client from jwks
+	// or jwksSecretRef (a jwksUri is read by the server itself, so none are listed).
+	// +optional
+	// +listType=atomic
+	RegisteredKeys []RegisteredKey `json:"registeredKeys,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -241,6 +342,12 @@ func (c *OAuthClient) EffectiveTokenEndpointAuthMethod() TokenEndpointAuthMethod
 		return AuthMethodNone
 	}
 	return AuthMethodClientSecretBasic
+}
+
+// HasClientSecret reports whether the client authenticates with a secret the operator
+// writes to its Secret: a confidential client, unless it uses private_key_jwt.
+func (c *OAuthClient) HasClientSecret() bool {
+	return c.Spec.Type != ClientPublic && c.EffectiveTokenEndpointAuthMethod() != AuthMethodPrivateKeyJWT
 }
 
 // +kubebuilder:object:root=true

@@ -210,6 +210,14 @@ func ServerSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar
 			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagIDTokenAlg), Value: string(t.IDTokenAlgorithm)})
 		}
 	}
+	if ck := as.Spec.ClientKeys; ck != nil {
+		if len(ck.AllowedHosts) > 0 {
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagClientKeysAllowedHosts), Value: strings.Join(ck.AllowedHosts, ",")})
+		}
+		if ck.MaxAssertionLifetime != nil {
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagClientAssertionMaxLifetime), Value: ck.MaxAssertionLifetime.Duration.String()})
+		}
+	}
 	if ServerTLS(as) {
 		env = append(env,
 			corev1.EnvVar{Name: settings.Env(settings.FlagTLSCertFile), Value: tlsMountPath + "/" + corev1.TLSCertKey},

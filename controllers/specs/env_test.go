@@ -90,6 +90,19 @@ func TestAuthServerEnvIsReadByTheServer(t *testing.T) {
 				cfg.KeyEncryptionKey = "secret:vault-kek/kek"
 			},
 		},
+		{
+			name: "client keys: allowed hosts and assertion lifetime",
+			mutate: func(as *authlyv1.AuthServer) {
+				as.Spec.ClientKeys = &authlyv1.ClientKeysSpec{
+					AllowedHosts:         []string{"keys.internal.example", "10.0.0.0/8", "fd00::1"},
+					MaxAssertionLifetime: &metav1.Duration{Duration: 2 * time.Minute},
+				}
+			},
+			want: func(cfg *server.Config) {
+				cfg.ClientKeysAllowedHosts = []string{"keys.internal.example", "10.0.0.0/8", "fd00::1"}
+				cfg.ClientAssertionMaxLifetime = 2 * time.Minute
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/store"
@@ -17,21 +18,24 @@ type Client struct {
 	ClientID string `json:"client_id"`
 	// ClientSecret is set only in the answer to POST /admin/clients and to a secret
 	// rotation: it is never stored, and cannot be shown again.
-	ClientSecret             string     `json:"client_secret,omitempty"`
-	ClientName               string     `json:"client_name"`
-	ClientType               string     `json:"client_type"`
-	RedirectURIs             []string   `json:"redirect_uris"`
-	PostLogoutRedirectURIs   []string   `json:"post_logout_redirect_uris"`
-	GrantTypes               []string   `json:"grant_types"`
-	ResponseTypes            []string   `json:"response_types"`
-	Scopes                   []string   `json:"scopes"`
-	TokenEndpointAuthMethod  string     `json:"token_endpoint_auth_method"`
-	IDTokenSignedResponseAlg string     `json:"id_token_signed_response_alg,omitempty"`
-	FirstParty               bool       `json:"first_party"`
-	ManagedBy                string     `json:"managed_by,omitempty"`
-	PreviousSecretExpiresAt  *time.Time `json:"previous_secret_expires_at,omitempty"`
-	CreatedAt                time.Time  `json:"created_at"`
-	UpdatedAt                time.Time  `json:"updated_at"`
+	ClientSecret             string   `json:"client_secret,omitempty"`
+	ClientName               string   `json:"client_name"`
+	ClientType               string   `json:"client_type"`
+	RedirectURIs             []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
+	GrantTypes               []string `json:"grant_types"`
+	ResponseTypes            []string `json:"response_types"`
+	Scopes                   []string `json:"scopes"`
+	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method"`
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
+	// JWKS (a JWK Set) or JWKSURI hold the public keys of a private_key_jwt client.
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	FirstParty              bool            `json:"first_party"`
+	ManagedBy               string          `json:"managed_by,omitempty"`
+	PreviousSecretExpiresAt *time.Time      `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time       `json:"created_at"`
+	UpdatedAt               time.Time       `json:"updated_at"`
 }
 
 // ClientRequest is the body of POST /admin/clients and PUT /admin/clients/{id}. A PUT
@@ -50,6 +54,10 @@ type ClientRequest struct {
 	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method,omitempty"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
 	FirstParty               bool     `json:"first_party,omitempty"`
+	// JWKS (a JWK Set of public keys) or JWKSURI (an https URL serving one) is required
+	// with token_endpoint_auth_method private_key_jwt, and refused otherwise.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 }
 
 // SecretRequest is the optional body of POST /admin/clients/{id}/secret: how long the
@@ -169,6 +177,7 @@ func ViewClient(c *store.Client, secret string) Client {
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		FirstParty: c.FirstParty, ManagedBy: c.ManagedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI,
 	}
 	if len(c.PreviousSecretHash) > 0 && !c.PreviousSecretExpiresAt.IsZero() {
 		t := c.PreviousSecretExpiresAt
@@ -185,6 +194,10 @@ func (req *ClientRequest) StoreClient() *store.Client {
 		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		GrantTypes: req.GrantTypes, Scopes: req.Scopes, TokenEndpointAuthMethod: req.TokenEndpointAuthMethod,
 		IDTokenSignedResponseAlg: req.IDTokenSignedResponseAlg, FirstParty: req.FirstParty,
+		JWKSURI: req.JWKSURI,
+	}
+	if len(req.JWKS) > 0 && string(req.JWKS) != "null" {
+		c.JWKS = []byte(req.JWKS)
 	}
 	if c.Type == "" && c.TokenEndpointAuthMethod == "none" {
 		// RFC 7591 has no client type: a client that does not authenticate is public.

@@ -18,21 +18,25 @@ const (
 )
 
 // parseClientForm is parseForm for the endpoints where the client authenticates (token,
-// revocation, introspection): there a malformed client_id or client_secret is a failed
-// client authentication, invalid_client with 401 (RFC 6749 section 5.2).
+// revocation, introspection): there a malformed credential parameter (client_id,
+// client_secret, client_assertion, client_assertion_type) is a failed client
+// authentication, invalid_client with 401 (RFC 6749 section 5.2, RFC 7521 section 4.2.1).
 func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
 	f, err := parseForm(w, r, false)
 	var e *Error
-	if errors.As(err, &e) && (e.param == "client_id" || e.param == "client_secret") {
+	if errors.As(err, &e) && contains(credentialParams, e.param) {
 		return nil, &Error{Code: CodeInvalidClient, Description: e.Description, param: e.param}
 	}
 	return f, err
 }
 
 // authenticateClient identifies and authenticates the client of a token, revocation or
-// introspection request (RFC 6749 section 2.3 and 3.2.1). Exactly one method may be used,
-// and it must be the one the client registered.
+// introspection request (RFC 6749 section 2.3 and 3.2.1, RFC 7521 section 4.2). Exactly
+// one method may be used, and it must be the one the client registered.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f form) (*store.Client, error) {
+	if f.has("client_assertion") || f.has("client_assertion_type") {
+		return p.authenticateByAssertion(ctx, r, f)
+	}
 	id, secret, basic := r.BasicAuth()
 	method := AuthNone
 	switch {
@@ -80,13 +84,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 	if err != nil {
 		return nil, err
 	}
-	registered := client.TokenEndpointAuthMethod
-	if registered == "" {
-		registered = AuthSecretBasic
-		if client.Type == store.Public {
-			registered = AuthNone
-		}
-	}
+	registered := registeredAuthMethod(client)
 	if method != registered {
 		fail.Description = "client must authenticate with " + registered
 		return nil, fail
@@ -108,3 +106,15 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f fo
 }
 
 var dummySecretHash = credentials.HashSecret("authly-dummy-secret")
+
+// registeredAuthMethod is the client's token_endpoint_auth_method, with the default of
+// its type when it registered none.
+func registeredAuthMethod(client *store.Client) string {
+	switch {
+	case client.TokenEndpointAuthMethod != "":
+		return client.TokenEndpointAuthMethod
+	case client.Type == store.Public:
+		return AuthNone
+	}
+	return AuthSecretBasic
+}

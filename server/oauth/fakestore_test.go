@@ -31,6 +31,8 @@ type fakeStore struct {
 	denied map[string]time.Time
 	// devices are the device authorizations, by string(device code hash).
 	devices map[string]*store.DeviceAuthorization
+	// assertions are the client assertions used: client_id and jti to expiry.
+	assertions map[[2]string]time.Time
 }
 
 type loginFailure struct {
@@ -45,8 +47,22 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{
 		codes: map[string]*store.AuthorizationCode{}, refresh: map[string]*store.RefreshToken{},
 		users: map[string]*store.User{}, failures: map[string]*loginFailure{}, denied: map[string]time.Time{},
-		devices: map[string]*store.DeviceAuthorization{},
+		devices:    map[string]*store.DeviceAuthorization{},
+		assertions: map[[2]string]time.Time{},
 	}
+}
+
+// UseClientAssertion is store.UseClientAssertion: a jti is refused while its first
+// assertion has not expired.
+func (s *fakeStore) UseClientAssertion(_ context.Context, clientID, jti string, expiresAt, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]string{clientID, jti}
+	if exp, ok := s.assertions[key]; ok && exp.After(now) {
+		return store.ErrAlreadyUsed
+	}
+	s.assertions[key] = expiresAt
+	return nil
 }
 
 func (s *fakeStore) addUser(u *store.User) {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/authly-dev/authly-operator/server/clientkeys"
 )
 
 // Scopes the server itself understands, beyond those registered in the store.
@@ -31,6 +33,9 @@ type metadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	RevocationEndpointAuthSigningAlgs          []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthSigningAlgs       []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	SubjectTypesSupported                      []string `json:"subject_types_supported,omitempty"`
 	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported,omitempty"`
@@ -61,7 +66,7 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 	if passwordGrant {
 		grants = append(grants, GrantPassword)
 	}
-	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	authMethods := []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone}
 	m := metadata{
 		Issuer:                                     iss,
 		AuthorizationEndpoint:                      iss + PathAuthorize,
@@ -77,7 +82,10 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
-		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post"},
+		IntrospectionEndpointAuthMethodsSupported:  []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT},
+		TokenEndpointAuthSigningAlgValuesSupported: clientkeys.Algorithms,
+		RevocationEndpointAuthSigningAlgs:          clientkeys.Algorithms,
+		IntrospectionEndpointAuthSigningAlgs:       clientkeys.Algorithms,
 		AuthorizationResponseISSParameterSupported: true,
 	}
 	if oauthDoc, err = json.Marshal(m); err != nil {

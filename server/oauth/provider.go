@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authly-dev/authly-operator/server/admission"
+	"github.com/authly-dev/authly-operator/server/clientkeys"
 	"github.com/authly-dev/authly-operator/server/settings"
 	"github.com/authly-dev/authly-operator/server/store"
 	"github.com/authly-dev/authly-operator/server/tokens"
@@ -136,6 +137,9 @@ type Deps struct {
 	Limiter ClientLimiter
 	// UserCodes, when set, bounds user-code guessing on the device verification page.
 	UserCodes UserCodeLimiter
+	// ClientKeys fetches the jwks_uri of private_key_jwt clients; nil builds one from
+	// Config (its allowed hosts, defaults otherwise).
+	ClientKeys *clientkeys.Fetcher
 	// CSRFKey (at least CSRFKeyLen bytes) keys the login, consent and logout forms' CSRF
 	// tokens; every replica needs the same one. Empty: a random key of this process, for a
 	// single replica (development).
@@ -159,6 +163,8 @@ type Provider struct {
 	// userCodes bounds user-code guessing; nil: no bound beyond the middleware's.
 	userCodes UserCodeLimiter
 	pages     *pages
+	// clientKeys fetches and caches private_key_jwt clients' jwks_uris.
+	clientKeys *clientkeys.Fetcher
 	// hashSlots bounds concurrent password verifications to the cores there are.
 	hashSlots chan struct{}
 	// signing admits the token signatures in arrival order, GOMAXPROCS at a time.
@@ -190,7 +196,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
-		limiter: d.Limiter, userCodes: d.UserCodes, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		limiter: d.Limiter, userCodes: d.UserCodes, clientKeys: d.ClientKeys, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		signing: admission.New(runtime.GOMAXPROCS(0), d.Hooks.SignatureWait),
 	}
 	if p.log == nil {
@@ -201,6 +207,12 @@ func New(d Deps) (*Provider, error) {
 	}
 	if p.rand == nil {
 		p.rand = rand.Reader
+	}
+	if p.clientKeys == nil {
+		var err error
+		if p.clientKeys, err = clientkeys.New(clientkeys.Config{AllowedHosts: p.cfg.ClientKeysAllowedHosts}); err != nil {
+			return nil, fmt.Errorf("oauth: %s: %w", settings.FlagClientKeysAllowedHosts, err)
+		}
 	}
 	switch {
 	case len(d.CSRFKey) == 0:

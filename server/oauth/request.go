@@ -86,12 +86,12 @@ var paramLimits = map[string]int{
 	// token): that is invalid_grant, so these take the longest.
 	"code": maxJWTLen, "refresh_token": maxJWTLen, "token": maxJWTLen, "access_token": maxJWTLen,
 	"id_token_hint": maxJWTLen, "request": maxJWTLen, "device_code": maxJWTLen,
-	"user_code": maxIdentifierLen,
+	"user_code": maxIdentifierLen, "client_assertion": maxJWTLen, "client_assertion_type": maxIdentifierLen,
 }
 
 // credentialParams are checked first: a malformed one is a failed client authentication
 // where the client authenticates (see parseClientForm).
-var credentialParams = []string{"client_id", "client_secret"}
+var credentialParams = []string{"client_id", "client_secret", "client_assertion", "client_assertion_type"}
 
 // check refuses, before any handler reads them, parameters that are not valid UTF-8, hold
 // a control character other than tab (NUL first of all, which Postgres refuses in text;

@@ -19,6 +19,7 @@ type Store interface {
 	Sessions
 	Consents
 	DeviceCodes
+	ClientAssertions
 	// GetScope describes a scope on the consent page.
 	GetScope(ctx context.Context, name string) (*store.Scope, error)
 	// AnyClientHasGrantType tells discovery whether to advertise the password grant.
@@ -62,6 +63,12 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s *store.Session) error
 	GetSession(ctx context.Context, hash []byte, now time.Time) (*store.Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
+}
+
+// ClientAssertions remember the jti of the client assertions accepted until they expire,
+// so that each is accepted once (see store.UseClientAssertion).
+type ClientAssertions interface {
+	UseClientAssertion(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error
 }
 
 // Consents are the scopes a user granted a client.

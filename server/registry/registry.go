@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authly-dev/authly-operator/server/clientkeys"
 	"github.com/authly-dev/authly-operator/server/credentials"
 	"github.com/authly-dev/authly-operator/server/store"
 )
@@ -35,8 +36,16 @@ func (e *FieldError) Unwrap() error { return e.Err }
 var (
 	GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials", "password",
 		"urn:ietf:params:oauth:grant-type:device_code"}
-	AuthMethods = []string{"client_secret_basic", "client_secret_post", "none"}
+	AuthMethods = []string{"client_secret_basic", "client_secret_post", PrivateKeyJWT, "none"}
 )
+
+// PrivateKeyJWT is the auth method of a client that authenticates with a JWT signed by
+// its private key (RFC 7523 section 2.2): it registers public keys, inline (jwks) or by
+// URL (jwks_uri), and has no secret.
+const PrivateKeyJWT = "private_key_jwt"
+
+// maxJWKSURILen bounds a jwks_uri.
+const maxJWKSURILen = 2048
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{3,128}$`)
 
@@ -106,7 +115,39 @@ func NormalizeClient(c *store.Client) error {
 	default:
 		bad("id_token_signed_response_alg", "must be RS256 or ES256")
 	}
+	errs = append(errs, checkClientKeys(c)...)
 	return errors.Join(errs...)
+}
+
+// checkClientKeys checks the public keys of a private_key_jwt client: exactly one of
+// jwks (a JWK Set of public signature keys, see clientkeys.Parse) and jwks_uri (an https
+// URL), and neither for a client that authenticates otherwise.
+func checkClientKeys(c *store.Client) []error {
+	hasSet, hasURI := len(c.JWKS) > 0, c.JWKSURI != ""
+	if c.TokenEndpointAuthMethod != PrivateKeyJWT {
+		if hasSet || hasURI {
+			return []error{&FieldError{Field: "jwks", Reason: "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt only"}}
+		}
+		return nil
+	}
+	switch {
+	case hasSet && hasURI:
+		return []error{&FieldError{Field: "jwks_uri", Reason: "give jwks or jwks_uri, not both"}}
+	case hasSet:
+		if _, err := clientkeys.Parse(c.JWKS); err != nil {
+			return []error{&FieldError{Field: "jwks", Reason: strings.TrimPrefix(err.Error(), clientkeys.ErrInvalidSet.Error()+": "), Err: err}}
+		}
+	case hasURI:
+		if len(c.JWKSURI) > maxJWKSURILen {
+			return []error{&FieldError{Field: "jwks_uri", Reason: fmt.Sprintf("is longer than %d bytes", maxJWKSURILen)}}
+		}
+		if err := clientkeys.CheckURI(c.JWKSURI); err != nil {
+			return []error{&FieldError{Field: "jwks_uri", Reason: "must be an absolute https URL without credentials or fragment", Err: err}}
+		}
+	default:
+		return []error{&FieldError{Field: "jwks", Reason: "a private_key_jwt client registers its public keys: jwks or jwks_uri"}}
+	}
+	return nil
 }
 
 // checkRedirectURI applies OAuth 2.1 section 2.3: absolute, no fragment; https, or http on
@@ -182,7 +223,8 @@ func (r *Registry) now() time.Time {
 }
 
 // CreateClient registers a new client, generating its id when empty and, for confidential
-// clients, its secret, which is returned once and stored only as a hash.
+// clients that authenticate with a secret, that secret, which is returned once and stored
+// only as a hash. A private_key_jwt client gets no secret: it signs with its own key.
 func (r *Registry) CreateClient(ctx context.Context, c *store.Client) (secret string, err error) {
 	if err := NormalizeClient(c); err != nil {
 		return "", err
@@ -192,7 +234,7 @@ func (r *Registry) CreateClient(ctx context.Context, c *store.Client) (secret st
 			return "", err
 		}
 	}
-	if c.Type == store.Confidential {
+	if c.Type == store.Confidential && c.TokenEndpointAuthMethod != PrivateKeyJWT {
 		if secret, err = credentials.NewClientSecret(r.rand()); err != nil {
 			return "", err
 		}
@@ -210,8 +252,10 @@ func (r *Registry) CreateClient(ctx context.Context, c *store.Client) (secret st
 }
 
 // UpdateClient replaces the registration of the existing client c.ID, leaving its secrets
-// and its owner (ManagedBy) alone. A client cannot change its type: that would take away
-// or need a secret. store.ErrNotFound when there is no such client.
+// and its owner (ManagedBy) alone, except that a client that moves to private_key_jwt
+// loses its secrets (moving back, it needs RotateSecret for a new one). A client cannot
+// change its type: that would take away or need a secret. store.ErrNotFound when there is
+// no such client.
 func (r *Registry) UpdateClient(ctx context.Context, c *store.Client) error {
 	old, err := r.Store.GetClient(ctx, c.ID)
 	if err != nil {
@@ -224,7 +268,13 @@ func (r *Registry) UpdateClient(ctx context.Context, c *store.Client) error {
 		return &FieldError{Field: "client_type", Reason: fmt.Sprintf("is %s and cannot change; delete the client and register it again", old.Type)}
 	}
 	c.ManagedBy = old.ManagedBy
-	return r.Store.UpdateClient(ctx, c)
+	if err := r.Store.UpdateClient(ctx, c); err != nil {
+		return err
+	}
+	if c.TokenEndpointAuthMethod == PrivateKeyJWT && (len(old.SecretHash) > 0 || len(old.PreviousSecretHash) > 0) {
+		return r.Store.SetClientSecret(ctx, c.ID, nil, time.Time{})
+	}
+	return nil
 }
 
 // RotateSecret gives a confidential client a new secret; the old one keeps working for
@@ -236,6 +286,9 @@ func (r *Registry) RotateSecret(ctx context.Context, clientID string, grace time
 	}
 	if c.Type != store.Confidential {
 		return "", &FieldError{Field: "client_id", Reason: "a public client has no secret"}
+	}
+	if c.TokenEndpointAuthMethod == PrivateKeyJWT {
+		return "", &FieldError{Field: "client_id", Reason: "a private_key_jwt client has no secret: it authenticates with its own key"}
 	}
 	secret, err := credentials.NewClientSecret(r.rand())
 	if err != nil {

@@ -144,8 +144,24 @@ func TestNormalizeClientErrors(t *testing.T) {
 		{"id with a space", with(func(c *store.Client) { c.ID = "web app" }), []string{"client_id"}},
 		{"id with a slash", with(func(c *store.Client) { c.ID = "team/web" }), []string{"client_id"}},
 		{"unknown type", with(func(c *store.Client) { c.Type = "trusted" }), []string{"client_type"}},
-		{"unknown auth method", with(func(c *store.Client) { c.TokenEndpointAuthMethod = "private_key_jwt" }),
+		{"unknown auth method", with(func(c *store.Client) { c.TokenEndpointAuthMethod = "tls_client_auth" }),
 			[]string{"token_endpoint_auth_method"}},
+		{"private_key_jwt without keys", with(func(c *store.Client) { c.TokenEndpointAuthMethod = PrivateKeyJWT }),
+			[]string{"jwks"}},
+		{"private_key_jwt with both key sources", with(func(c *store.Client) {
+			c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI = PrivateKeyJWT, testJWKS, "https://keys.example.com/jwks"
+		}), []string{"jwks_uri"}},
+		{"private_key_jwt with a private key", with(func(c *store.Client) {
+			c.TokenEndpointAuthMethod, c.JWKS = PrivateKeyJWT, []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`)
+		}), []string{"jwks"}},
+		{"private_key_jwt with an http jwks_uri", with(func(c *store.Client) {
+			c.TokenEndpointAuthMethod, c.JWKSURI = PrivateKeyJWT, "http://keys.example.com/jwks"
+		}), []string{"jwks_uri"}},
+		{"public private_key_jwt", with(func(c *store.Client) {
+			c.Type, c.TokenEndpointAuthMethod, c.JWKS = store.Public, PrivateKeyJWT, testJWKS
+		}), []string{"token_endpoint_auth_method"}},
+		{"keys for a secret client", with(func(c *store.Client) { c.JWKSURI = "https://keys.example.com/jwks" }),
+			[]string{"jwks"}},
 		{"public with a secret method", with(func(c *store.Client) {
 			c.Type = store.Public
 			c.TokenEndpointAuthMethod = "client_secret_basic"

@@ -24,6 +24,8 @@ func DefaultProtocol() Protocol {
 		// RFC 8628 section 3.2's example lifetime is 30 minutes, its default interval 5 s.
 		DeviceCodeTTL:      10 * time.Minute,
 		DevicePollInterval: 5 * time.Second,
+
+		ClientAssertionMaxLifetime: 5 * time.Minute,
 	}
 }
 
@@ -63,6 +65,7 @@ func (p *Protocol) SetDefaults() error {
 	def(&p.LockoutDuration, d.LockoutDuration)
 	def(&p.DeviceCodeTTL, d.DeviceCodeTTL)
 	def(&p.DevicePollInterval, d.DevicePollInterval)
+	def(&p.ClientAssertionMaxLifetime, d.ClientAssertionMaxLifetime)
 	if p.AccessTokenAlg == "" {
 		p.AccessTokenAlg = d.AccessTokenAlg
 	}

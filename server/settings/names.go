@@ -49,6 +49,9 @@ const (
 	FlagDebugListen               = "debug-listen"
 	FlagLogFormat                 = "log-format"
 	FlagLogLevel                  = "log-level"
+	// private_key_jwt client authentication (RFC 7523).
+	FlagClientAssertionMaxLifetime = "client-assertion-max-lifetime"
+	FlagClientKeysAllowedHosts     = "client-keys-allowed-hosts"
 )
 
 // EnvPrefix begins every environment variable of the authly binary.

@@ -37,7 +37,18 @@ type Protocol struct {
 	// user; DevicePollInterval is the polling interval it starts with (whole seconds).
 	DeviceCodeTTL      time.Duration
 	DevicePollInterval time.Duration
+	// ClientAssertionMaxLifetime bounds how far ahead of now a private_key_jwt client
+	// assertion's exp may be (its jti is kept that long to refuse a replay).
+	ClientAssertionMaxLifetime time.Duration
+	// ClientKeysAllowedHosts are host names, IP addresses or CIDRs a client's jwks_uri
+	// may reach although they are loopback, link-local, private or cluster-internal
+	// (which are refused otherwise). See clientkeys.ParseAllowedHosts.
+	ClientKeysAllowedHosts []string
 }
+
+// MaxClientAssertionLifetime bounds ClientAssertionMaxLifetime: an assertion is a
+// one-request credential, and its jti is stored until it expires.
+const MaxClientAssertionLifetime = time.Hour
 
 // MaxRefreshTokenReuseInterval bounds RefreshTokenReuseInterval: a spent refresh token
 // that still works is a window for a thief, meant to cover a retry, not a session.

@@ -75,3 +75,25 @@ func TestApplyEnv(t *testing.T) {
 		t.Errorf("EnvNames = %v", names)
 	}
 }
+
+func TestClientKeySettingsValidation(t *testing.T) {
+	for _, c := range []struct {
+		lifetime time.Duration
+		hosts    []string
+		want     string
+	}{
+		{5 * time.Minute, []string{"keys.example.com", "10.0.0.0/8", "192.168.1.2", "fd00::/8"}, ""},
+		{0, nil, FlagClientAssertionMaxLifetime},
+		{2 * time.Hour, nil, FlagClientAssertionMaxLifetime},
+		{time.Minute, []string{"https://keys.example.com"}, FlagClientKeysAllowedHosts},
+		{time.Minute, []string{"10.0.0.0/33"}, FlagClientKeysAllowedHosts},
+	} {
+		p := DefaultProtocol()
+		p.Issuer = "https://auth.example.com"
+		p.ClientAssertionMaxLifetime, p.ClientKeysAllowedHosts = c.lifetime, c.hosts
+		err := p.Validate()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("lifetime %s hosts %q: %v, want an error naming %q", c.lifetime, c.hosts, err, c.want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/authly-dev/authly-operator/server/clientkeys"
 )
 
 // ValidateIssuer reports an issuer that is missing or not an absolute http(s) URL without
@@ -50,6 +52,12 @@ func (p *Protocol) Validate() error {
 	}
 	if p.RefreshTokenReuseInterval < 0 || p.RefreshTokenReuseInterval > MaxRefreshTokenReuseInterval {
 		bad("%s must be between 0 and %s", FlagRefreshTokenReuseInterval, MaxRefreshTokenReuseInterval)
+	}
+	if p.ClientAssertionMaxLifetime <= 0 || p.ClientAssertionMaxLifetime > MaxClientAssertionLifetime {
+		bad("%s must be positive and at most %s", FlagClientAssertionMaxLifetime, MaxClientAssertionLifetime)
+	}
+	if _, err := clientkeys.ParseAllowedHosts(p.ClientKeysAllowedHosts); err != nil {
+		bad("%s: %w", FlagClientKeysAllowedHosts, err)
 	}
 	return errors.Join(errs...)
 }

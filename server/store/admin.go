@@ -20,13 +20,15 @@ var updateClientSQL = `WITH upd AS (
 		first_party = $10,
 		id_token_signed_response_alg = $11,
 		managed_by = $12,
+		jwks = $13,
+		jwks_uri = $14,
 		updated_at = now()
 	WHERE client_id = $1
 	RETURNING client_id, created_at, updated_at)
 SELECT created_at, updated_at, ` + notifySQL(ChangeClient, "client_id") + ` FROM upd`
 
-// UpdateClient writes every field of the client with c.ID except its secrets and
-// creation time, and sets c's CreatedAt and UpdatedAt. Unlike UpsertClient it never
+// UpdateClient writes every field of the client with c.ID (its public keys included)
+// except its secrets and creation time, and sets c's CreatedAt and UpdatedAt. Unlike UpsertClient it never
 // creates a row, so an update racing with a delete cannot bring the client back.
 // ErrNotFound when there is no such client.
 func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
@@ -34,7 +36,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	err := s.pool.QueryRow(ctx, updateClientSQL,
 		c.ID, c.Name, string(c.Type), nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod, c.FirstParty,
-		c.IDTokenSignedResponseAlg, c.ManagedBy).Scan(&c.CreatedAt, &c.UpdatedAt, nil)
+		c.IDTokenSignedResponseAlg, c.ManagedBy, jsonOrNil(c.JWKS), c.JWKSURI).Scan(&c.CreatedAt, &c.UpdatedAt, nil)
 	return wrap("client_update", err)
 }
 

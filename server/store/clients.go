@@ -10,17 +10,25 @@ import (
 const clientColumns = `client_id, name, client_type, redirect_uris, post_logout_redirect_uris,
 	grant_types, response_types, scopes, token_endpoint_auth_method, first_party,
 	id_token_signed_response_alg, secret_hash, previous_secret_hash, previous_secret_expires_at,
-	managed_by, created_at, updated_at`
+	managed_by, jwks, jwks_uri, created_at, updated_at`
 
-// clientValues are the parameters $1..$15 of an insert of clientColumns without the two
+// clientValues are the parameters $1..$17 of an insert of clientColumns without the two
 // timestamps.
 func clientValues(c *Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Type), nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod, c.FirstParty,
 		c.IDTokenSignedResponseAlg, c.SecretHash, c.PreviousSecretHash, optTime(c.PreviousSecretExpiresAt),
-		c.ManagedBy,
+		c.ManagedBy, jsonOrNil(c.JWKS), c.JWKSURI,
 	}
+}
+
+// jsonOrNil passes a JSON document to a jsonb parameter, and an empty one as NULL.
+func jsonOrNil(doc []byte) any {
+	if len(doc) == 0 {
+		return nil
+	}
+	return string(doc)
 }
 
 func scanClient(row pgx.Row) (*Client, error) {
@@ -28,7 +36,7 @@ func scanClient(row pgx.Row) (*Client, error) {
 	err := row.Scan(&c.ID, &c.Name, (*string)(&c.Type), &c.RedirectURIs, &c.PostLogoutRedirectURIs,
 		&c.GrantTypes, &c.ResponseTypes, &c.Scopes, &c.TokenEndpointAuthMethod, &c.FirstParty,
 		&c.IDTokenSignedResponseAlg, &c.SecretHash, &c.PreviousSecretHash, scanTime{&c.PreviousSecretExpiresAt},
-		&c.ManagedBy, &c.CreatedAt, &c.UpdatedAt)
+		&c.ManagedBy, &c.JWKS, &c.JWKSURI, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
 
@@ -36,8 +44,8 @@ var insertClientSQL = `WITH ins AS (
 	INSERT INTO clients (client_id, name, client_type, redirect_uris, post_logout_redirect_uris,
 		grant_types, response_types, scopes, token_endpoint_auth_method, first_party,
 		id_token_signed_response_alg, secret_hash, previous_secret_hash, previous_secret_expires_at,
-		managed_by)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		managed_by, jwks, jwks_uri)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	RETURNING client_id, created_at, updated_at)
 SELECT created_at, updated_at, ` + notifySQL(ChangeClient, "client_id") + ` FROM ins`
 
@@ -55,8 +63,8 @@ var upsertClientSQL = `WITH up AS (
 	INSERT INTO clients AS c (client_id, name, client_type, redirect_uris, post_logout_redirect_uris,
 		grant_types, response_types, scopes, token_endpoint_auth_method, first_party,
 		id_token_signed_response_alg, secret_hash, previous_secret_hash, previous_secret_expires_at,
-		managed_by)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		managed_by, jwks, jwks_uri)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	ON CONFLICT (client_id) DO UPDATE SET
 		name = excluded.name,
 		client_type = excluded.client_type,
@@ -72,6 +80,8 @@ var upsertClientSQL = `WITH up AS (
 		previous_secret_hash = excluded.previous_secret_hash,
 		previous_secret_expires_at = excluded.previous_secret_expires_at,
 		managed_by = excluded.managed_by,
+		jwks = excluded.jwks,
+		jwks_uri = excluded.jwks_uri,
 		updated_at = now()
 	RETURNING client_id, created_at, updated_at, xmax = 0 AS created)
 SELECT created_at, updated_at, created, ` + notifySQL(ChangeClient, "client_id") + ` FROM up`

@@ -38,6 +38,9 @@ var purgeSteps = []purgeStep{
 	{"device_codes", `DELETE FROM device_codes WHERE device_code_hash IN (
 		SELECT device_code_hash FROM device_codes WHERE expires_at < $2 LIMIT $1)`,
 		func(now time.Time) []any { return []any{now.Add(-DeviceCodeRetention)} }},
+	{"client_assertion_jtis", `DELETE FROM client_assertion_jtis WHERE (client_id, jti) IN (
+		SELECT client_id, jti FROM client_assertion_jtis WHERE expires_at <= $2 LIMIT $1)`,
+		func(now time.Time) []any { return []any{now} }},
 	{"sessions", `DELETE FROM sessions WHERE session_hash IN (
 		SELECT session_hash FROM sessions WHERE expires_at <= $2 LIMIT $1)`,
 		func(now time.Time) []any { return []any{now} }},
@@ -50,8 +53,8 @@ var purgeSteps = []purgeStep{
 // PurgeExpired deletes, in batches of batch rows (DefaultPurgeBatch when <= 0), what is
 // of no more use at now: authorization codes expired or used more than CodeRetention ago,
 // device authorizations expired more than DeviceCodeRetention ago, expired refresh
-// tokens, expired deny-list entries, expired sessions, and unlocked login failures older
-// than LoginFailureRetention. It returns the number of rows deleted.
+// tokens, expired deny-list entries, the jti of expired client assertions, expired
+// sessions, and unlocked login failures older than LoginFailureRetention. It returns the number of rows deleted.
 // Each table is purged until less than a batch is left.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, batch int) (int64, error) {
 	defer s.done("purge_expired", s.start())

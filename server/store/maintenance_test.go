@@ -35,7 +35,8 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 			UserCodeHash: hash(fmt.Sprintf("expired-user-code-%d", i)), ClientID: c.ID, Interval: time.Second,
 			ExpiresAt: now.Add(-store.DeviceCodeRetention - time.Second)}
 		wantErr(t, "CreateDeviceAuthorization", s.CreateDeviceAuthorization(ctx, dev), nil)
-		wantGone += 6
+		wantErr(t, "UseClientAssertion", s.UseClientAssertion(ctx, c.ID, fmt.Sprintf("expired-assertion-%d", i), now, t0), nil)
+		wantGone += 7
 	}
 	// A code used more than the retention ago goes even though it has not expired.
 	usedLongAgo := &store.AuthorizationCode{Hash: hash("used-code"), ClientID: c.ID, UserID: u.ID, RedirectURI: "https://x",
@@ -57,6 +58,7 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 	live := &store.RefreshToken{Hash: hash("live-rt"), FamilyID: "f", ClientID: c.ID, ExpiresAt: now.Add(time.Second)}
 	wantErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, live), nil)
 	wantErr(t, "RevokeAccessToken", s.RevokeAccessToken(ctx, "live-jti", now.Add(time.Second)), nil)
+	wantErr(t, "UseClientAssertion", s.UseClientAssertion(ctx, c.ID, "live-assertion", now.Add(time.Second), t0), nil)
 	wantErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{Hash: hash("live-session"), UserID: u.ID, AuthTime: t0, ExpiresAt: now.Add(time.Second)}), nil)
 	// A device authorization expired within the retention stays: a late poll is told
 	// expired_token.
@@ -75,10 +77,11 @@ func TestPurgeExpiredRemovesOnlyWhatIsExpired(t *testing.T) {
 		t.Errorf("PurgeExpired deleted %d rows, want %d", n, wantGone)
 	}
 	left := map[string]int{}
-	for _, table := range []string{"authorization_codes", "refresh_tokens", "revoked_tokens", "sessions", "login_failures", "device_codes"} {
+	for _, table := range []string{"authorization_codes", "refresh_tokens", "revoked_tokens", "sessions", "login_failures", "device_codes", "client_assertion_jtis"} {
 		left[table] = count(t, s, "SELECT count(*) FROM "+table)
 	}
-	diff(t, "rows left", left, map[string]int{"authorization_codes": 2, "refresh_tokens": 1, "revoked_tokens": 1, "sessions": 1, "login_failures": 2, "device_codes": 1})
+	diff(t, "rows left", left, map[string]int{"authorization_codes": 2, "refresh_tokens": 1, "revoked_tokens": 1, "sessions": 1,
+		"login_failures": 2, "device_codes": 1, "client_assertion_jtis": 1})
 	if until, _ := s.LoginLockedUntil(ctx, "locked", now); until.IsZero() {
 		t.Error("the purge lifted a lock that still holds")
 	}

@@ -54,7 +54,7 @@ type Client struct {
 	GrantTypes              []string // authorization_code, refresh_token, client_credentials, password, urn:ietf:params:oauth:grant-type:device_code
 	ResponseTypes           []string // code
 	Scopes                  []string // scopes the client may ask for
-	TokenEndpointAuthMethod string   // client_secret_basic, client_secret_post, none
+	TokenEndpointAuthMethod string   // client_secret_basic, client_secret_post, private_key_jwt, none
 	FirstParty              bool     // skips the consent page
 	// IDTokenSignedResponseAlg is RS256 (default) or ES256.
 	IDTokenSignedResponseAlg string
@@ -63,6 +63,11 @@ type Client struct {
 	// PreviousSecretHash stays valid until PreviousSecretExpiresAt (secret rotation).
 	PreviousSecretHash      []byte
 	PreviousSecretExpiresAt time.Time
+	// JWKS is the JWK Set (JSON) of the public keys a private_key_jwt client signs its
+	// assertions with; JWKSURI is where the server fetches that set instead. At most one
+	// is set, and neither for other clients (registry.NormalizeClient checks both).
+	JWKS    []byte
+	JWKSURI string
 	// ManagedBy names who owns the row, e.g. "k8s:team-a/web" for the operator; empty for
 	// clients created by hand. It lets the operator tell its rows from others'.
 	ManagedBy string

@@ -21,7 +21,10 @@ const (
 // revocation, introspection): there a malformed client_id or client_secret is a failed
 // client authentication, invalid_client with 401 (RFC 6749 section 5.2).
 func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
-	f, err := parseForm(w, r, false)
+	f, err := readBodyForm(w, r)
+	if err == nil {
+		return f, nil
+	}
 	var e *Error
 	if errors.As(err, &e) && (e.param == "client_id" || e.param == "client_secret") {
 		return nil, &Error{Code: CodeInvalidClient, Description: e.Description, param: e.param}

@@ -123,6 +123,8 @@ func renderReport(r *results, plots []chart) string {
 		renderScenario(&b, sc, hello)
 	}
 
+	renderWrk(&b, r)
+
 	if len(r.Growth) > 0 {
 		w("## Growth against the empty database\n\n")
 		w("Mean requests/s over the common concurrency levels, this run (scale data) against `%s`. The two runs\n"+

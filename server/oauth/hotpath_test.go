@@ -103,3 +103,20 @@ func TestAppendedJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitScope covers both ways splitScope drops duplicates: the linear search of short
+// lists and the map of long ones, which must agree.
+func TestSplitScope(t *testing.T) {
+	long := strings.Repeat("a b c ", 10) + "d e f g h i j k l m n o p q r s"
+	for in, want := range map[string][]string{
+		"":                       {},
+		"  openid  profile\t":    {"openid", "profile"},
+		"a b a c b":              {"a", "b", "c"},
+		long:                     strings.Fields("a b c d e f g h i j k l m n o p q r s"),
+		strings.Repeat("x ", 40): {"x"},
+	} {
+		if got := splitScope(in); !cmp.Equal(got, want) {
+			t.Errorf("splitScope(%.30q) = %q, want %q", in, got, want)
+		}
+	}
+}

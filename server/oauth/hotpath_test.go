@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -40,37 +41,62 @@ func TestReadBodyFormMatchesParseForm(t *testing.T) {
 		req{http.MethodGet, PathToken + "?a=1", "", ""},
 	)
 	for _, rq := range reqs {
-		mk := func() (*http.Request, *httptest.ResponseRecorder) {
-			r := httptest.NewRequest(rq.method, rq.target, strings.NewReader(rq.body))
-			if rq.ctype != "" {
-				r.Header.Set("Content-Type", rq.ctype)
-			}
-			return r, httptest.NewRecorder()
-		}
-		r1, w1 := mk()
-		want, wantErr := parseForm(w1, r1, false)
-		r2, w2 := mk()
-		got, gotErr := readBodyForm(w2, r2)
-		name := rq.method + " " + rq.target + " " + rq.ctype + " " + rq.body
-		if len(name) > 80 {
-			name = name[:80]
-		}
-		if (wantErr == nil) != (gotErr == nil) {
-			t.Errorf("%q: error %v, parseForm's %v", name, gotErr, wantErr)
-			continue
-		}
-		if wantErr != nil {
-			we, ge := asError(wantErr), asError(gotErr)
-			if ge.Code != we.Code || ge.HTTPStatus() != we.HTTPStatus() || ge.param != we.param ||
-				(ge.Description != we.Description && !strings.HasSuffix(we.Description, "is repeated")) {
-				t.Errorf("%q: %+v, parseForm's %+v", name, ge, we)
-			}
-			continue
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%q: form differs from parseForm's (-want +got):\n%s", name, diff)
-		}
+		compareWithParseForm(t, rq.method, rq.target, rq.ctype, rq.body)
 	}
+}
+
+// compareWithParseForm sends the same request to parseForm(w, r, false) and readBodyForm
+// and fails t unless both return the same form or refuse it with the same answer (the
+// name a "repeated" error quotes may differ: parseForm picks one in map order).
+func compareWithParseForm(t *testing.T, method, target, ctype, body string) {
+	t.Helper()
+	mk := func() (*http.Request, *httptest.ResponseRecorder) {
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		if ctype != "" {
+			r.Header.Set("Content-Type", ctype)
+		}
+		return r, httptest.NewRecorder()
+	}
+	r1, w1 := mk()
+	want, wantErr := parseForm(w1, r1, false)
+	r2, w2 := mk()
+	got, gotErr := readBodyForm(w2, r2)
+	name := method + " " + target + " " + ctype + " " + body
+	if len(name) > 80 {
+		name = name[:80]
+	}
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Errorf("%q: error %v, parseForm's %v", name, gotErr, wantErr)
+		return
+	}
+	if wantErr != nil {
+		we, ge := asError(wantErr), asError(gotErr)
+		if ge.Code != we.Code || ge.HTTPStatus() != we.HTTPStatus() || ge.param != we.param ||
+			(ge.Description != we.Description && !strings.HasSuffix(we.Description, "is repeated")) {
+			t.Errorf("%q: %+v, parseForm's %+v", name, ge, we)
+		}
+		return
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%q: form differs from parseForm's (-want +got):\n%s", name, diff)
+	}
+}
+
+// FuzzReadBodyForm compares readBodyForm with parseForm on arbitrary bodies, query
+// strings and content types.
+func FuzzReadBodyForm(f *testing.F) {
+	for _, b := range hotpathBodies[:len(hotpathBodies)-2] {
+		f.Add(b, "", formURLEncoded)
+	}
+	f.Add("a=1", "x=%zz", formURLEncoded+"; charset=utf-8")
+	f.Fuzz(func(t *testing.T, body, query, ctype string) {
+		u, err := url.Parse(PathToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.RawQuery = url.PathEscape(query)
+		compareWithParseForm(t, http.MethodPost, u.String(), ctype, body)
+	})
 }
 
 // TestAppendedJSONMatchesEncodingJSON checks that the hand-written encodings of the token

@@ -160,9 +160,18 @@ undeploy: ## Remove the operator from the cluster of the current kubeconfig.
 ##@ Performance
 
 .PHONY: bench
-bench: build ## Load-test a one-core replica on this machine, best of 2 passes (~30 min): bench/results/ (see hack/loadtest).
+bench: build ## Load-test a one-core replica on this machine, best of 2 passes, then the wrk points (~35 min): bench/results/ (see hack/loadtest).
 	@if [ ! -d hack/loadtest ]; then echo "make bench: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
+	@command -v wrk >/dev/null 2>&1 || echo "make bench: wrk is not installed (apt-get install -y wrk): the report will say the wrk points were not measured" >&2
 	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results --duration 5s --warmup 1s --passes 2
+
+.PHONY: bench-wrk
+bench-wrk: build ## Only the wrk points, the server on every core as issue 16 measured (~3 min): bench/results/wrk/.
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/wrk --duration 5s --warmup 1s --server-cpus 0 --generators wrk
+
+.PHONY: bench-tail
+bench-tail: build ## Tail latency with RS256 access tokens under wrk at 50 connections, every core (~2 min): bench/results/tail-rs256/.
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/tail-rs256 --duration 5s --warmup 1s --server-cpus 0 --generators wrk --scenarios client_credentials --access-token-alg RS256
 
 .PHONY: bench-all-cores
 bench-all-cores: build ## The load test with the server on every core (Go's default GOMAXPROCS), for comparison: bench/results/all-cores/.
@@ -171,7 +180,7 @@ bench-all-cores: build ## The load test with the server on every core (Go's defa
 .PHONY: bench-quick
 bench-quick: build ## A short load test (5 s per point, concurrency 10 and 50) into bench/results/quick/, not committed.
 	@if [ ! -d hack/loadtest ]; then echo "make bench-quick: the load tool (hack/loadtest) is not built yet; see the performance issue" >&2; exit 1; fi
-	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/quick --duration 5s --concurrency 10,50
+	go run ./hack/loadtest --authly $(LOCALBIN)/authly --out bench/results/quick --duration 5s --concurrency 10,50 --generators go
 
 .PHONY: bench-scale
 bench-scale: build ## Not for CI (slow): the load test on 10M refresh tokens, 100k clients, 100k revoked ids, against bench/results.

@@ -136,6 +136,9 @@ func serverArgs(o options, databaseURL, addr, kek string) []string {
 	if o.debugListen != "" {
 		args = append(args, "--debug-listen", o.debugListen)
 	}
+	if o.accessTokenAlg != "" {
+		args = append(args, "--access-token-alg", o.accessTokenAlg)
+	}
 	return args
 }
 

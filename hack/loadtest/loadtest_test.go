@@ -65,6 +65,9 @@ func TestParseOptions(t *testing.T) {
 	if o.serverCPUs != 1 {
 		t.Errorf("server CPUs = %d, want the default replica's 1", o.serverCPUs)
 	}
+	if !slices.Equal(o.generators, []string{generatorGo, generatorWrk}) || o.wrkRuns != 3 || o.wrkConnections != 50 {
+		t.Errorf("generators %v, wrk runs %d, connections %d: want both, 3 runs of 50", o.generators, o.wrkRuns, o.wrkConnections)
+	}
 	for _, bad := range [][]string{
 		{},
 		{"--authly", "x", "--server-cpus", "-1"},
@@ -72,6 +75,9 @@ func TestParseOptions(t *testing.T) {
 		{"--authly", "x", "--scenarios", "nope"},
 		{"--authly", "x", "--concurrency", "0"},
 		{"--authly", "x", "--scale", "1,2"},
+		{"--authly", "x", "--generators", "ab"},
+		{"--authly", "x", "--wrk-runs", "0"},
+		{"--authly", "x", "--access-token-alg", "HS256"},
 	} {
 		if _, err := parseOptions(bad); err == nil {
 			t.Errorf("parseOptions(%q) succeeded", bad)

@@ -55,6 +55,12 @@ type options struct {
 	// debugListen is passed to the server as --debug-listen, to take pprof profiles
 	// (go tool pprof http://ADDR/debug/pprof/profile) while a scenario runs.
 	debugListen string
+	// generators are the load generators to run: generatorGo, generatorWrk or both.
+	generators []string
+	// wrkRuns is how many times wrk drives each of its scenarios; wrkConnections its -c.
+	wrkRuns, wrkConnections int
+	// accessTokenAlg is the server's --access-token-alg ("" leaves its default, ES256).
+	accessTokenAlg string
 }
 
 // scaleSpec is what --scale fills the database with before the server starts.
@@ -110,7 +116,7 @@ func main() {
 func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	var o options
-	var conc, scen, scale string
+	var conc, scen, scale, gens string
 	fs.StringVar(&o.authly, "authly", "", "the authly binary to load-test (required)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for REPORT.md, results.json and the plots")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario and concurrency")
@@ -125,6 +131,10 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&scale, "scale", "", "fill the database first: REFRESH_TOKENS,CLIENTS,REVOKED (e.g. 10000000,100000,100000)")
 	fs.StringVar(&o.baseline, "baseline", "", "results.json of an empty-database run to compare throughput with (for --scale)")
 	fs.StringVar(&o.debugListen, "server-debug-listen", "", "serve the server's /debug/pprof on this address (e.g. 127.0.0.1:6060) to profile it during the run")
+	fs.StringVar(&gens, "generators", "go,wrk", "load generators: go (the built-in one, every scenario), wrk (the scenarios without prepared credentials; skipped with a note when wrk is not installed)")
+	fs.IntVar(&o.wrkRuns, "wrk-runs", 3, "runs of each wrk scenario (each run with its own hello-world); the report shows the medians")
+	fs.IntVar(&o.wrkConnections, "wrk-connections", 50, "wrk's connections (-c)")
+	fs.StringVar(&o.accessTokenAlg, "access-token-alg", "", "the server's --access-token-alg (ES256 or RS256; empty: the server's default)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -157,6 +167,19 @@ func parseOptions(args []string) (options, error) {
 			}
 			o.scenarios = append(o.scenarios, s)
 		}
+	}
+	for _, g := range strings.Split(gens, ",") {
+		g = strings.TrimSpace(g)
+		if g != generatorGo && g != generatorWrk {
+			return o, fmt.Errorf("--generators: unknown generator %q (known: go, wrk)", g)
+		}
+		o.generators = append(o.generators, g)
+	}
+	if o.wrkRuns < 1 || o.wrkConnections < 1 {
+		return o, errors.New("--wrk-runs and --wrk-connections must be positive")
+	}
+	if o.accessTokenAlg != "" && o.accessTokenAlg != "ES256" && o.accessTokenAlg != "RS256" {
+		return o, fmt.Errorf("--access-token-alg %q: want ES256 or RS256", o.accessTokenAlg)
 	}
 	if o.passes < 1 {
 		return o, errors.New("--passes must be at least 1")

@@ -14,13 +14,17 @@ import (
 
 // results is everything a run measured; results.json is this value.
 type results struct {
-	Machine     benchhost.Host    `json:"machine"`
-	Settings    settings          `json:"settings"`
-	Ceilings    []ceiling         `json:"ceilings"`
-	Scenarios   []*scenarioResult `json:"scenarios"`
-	Targets     []target          `json:"targets"`
-	Growth      []growth          `json:"growth,omitempty"`
-	Interrupted bool              `json:"interrupted,omitempty"`
+	Machine   benchhost.Host    `json:"machine"`
+	Settings  settings          `json:"settings"`
+	Ceilings  []ceiling         `json:"ceilings"`
+	Scenarios []*scenarioResult `json:"scenarios"`
+	Targets   []target          `json:"targets"`
+	Growth    []growth          `json:"growth,omitempty"`
+	// Wrk are the points of the wrk generator (wrk.go), every run of each.
+	Wrk []*wrkPoint `json:"wrk,omitempty"`
+	// WrkSkipped says why the wrk points are missing when they were asked for.
+	WrkSkipped  string `json:"wrk_skipped,omitempty"`
+	Interrupted bool   `json:"interrupted,omitempty"`
 
 	baselinePath string
 }
@@ -39,6 +43,9 @@ type settings struct {
 	AccessTokenTTL string                     `json:"access_token_ttl"`
 	Scale          scaleSpec                  `json:"scale"`
 	ServerArgs     []string                   `json:"server_args"`
+	Generators     []string                   `json:"generators,omitempty"`
+	WrkRuns        int                        `json:"wrk_runs,omitempty"`
+	AccessTokenAlg string                     `json:"access_token_alg,omitempty"`
 }
 
 // postgresSettings are those pgcluster starts the throwaway cluster with.
@@ -51,6 +58,7 @@ func newResults(o options) *results {
 		Settings: settings{
 			Duration: o.duration.String(), Warmup: o.warmup.String(), Concurrency: o.concurrency, Pool: o.pool, ServerCPUs: o.serverCPUs, Passes: o.passes, Users: o.users,
 			Argon2: credentials.DefaultPasswordParams, Postgres: postgresSettings, AccessTokenTTL: accessTokenTTL.String(), Scale: o.scale,
+			Generators: o.generators, WrkRuns: o.wrkRuns, AccessTokenAlg: o.accessTokenAlg,
 		},
 		baselinePath: o.baseline,
 	}

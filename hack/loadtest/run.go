@@ -104,7 +104,7 @@ func run(ctx context.Context, o options) error {
 	scenarios := buildScenarios(r)
 	r.hello = scenarios[helloName]
 	byName := map[string]*scenarioResult{}
-	for pass := 1; pass <= o.passes && !rep.Interrupted; pass++ {
+	for pass := 1; pass <= o.passes && !rep.Interrupted && slices.Contains(o.generators, generatorGo); pass++ {
 		if o.passes > 1 {
 			logf("pass %d of %d", pass, o.passes)
 			if pass > 1 {
@@ -114,6 +114,15 @@ func run(ctx context.Context, o options) error {
 			}
 		}
 		r.runPass(ctx, hc, scenarios, byName, pass)
+	}
+	if slices.Contains(o.generators, generatorWrk) && !rep.Interrupted {
+		if err := r.runWrkPoints(ctx, scenarios); err != nil {
+			if ctx.Err() != nil {
+				rep.Interrupted = true
+			}
+			rep.WrkSkipped = err.Error()
+			logf("wrk: %v", err)
+		}
 	}
 	rep.finish()
 	if err := rep.write(o.out); err != nil {

@@ -46,6 +46,12 @@ type Metrics struct {
 
 	queriesMu sync.RWMutex
 	queryObs  map[string]prometheus.Observer
+
+	// tokenOpCounters caches the children of tokenOps by their labels (operation, grant
+	// type, result; bounded by the provider's constants), so that a token request costs a
+	// map lookup rather than a label hash. Copy-on-write under tokenOpMu, as series.
+	tokenOpMu       sync.Mutex
+	tokenOpCounters atomic.Pointer[map[[3]string]prometheus.Counter]
 }
 
 type seriesKey struct {
@@ -135,7 +141,28 @@ func (m *Metrics) ObserveQuery(operation string, d time.Duration) {
 // TokenOperation records a token endpoint, introspection or revocation outcome; it is
 // oauth.Hooks.TokenOperation. The provider bounds grant types and results to its constants.
 func (m *Metrics) TokenOperation(operation, grantType, result string) {
-	m.tokenOps.WithLabelValues(operation, grantType, result).Inc()
+	k := [3]string{operation, grantType, result}
+	if cur := m.tokenOpCounters.Load(); cur != nil {
+		if c, ok := (*cur)[k]; ok {
+			c.Inc()
+			return
+		}
+	}
+	m.tokenOpMu.Lock()
+	defer m.tokenOpMu.Unlock()
+	next := map[[3]string]prometheus.Counter{}
+	if cur := m.tokenOpCounters.Load(); cur != nil {
+		for key, c := range *cur {
+			next[key] = c
+		}
+	}
+	c, ok := next[k]
+	if !ok {
+		c = m.tokenOps.WithLabelValues(operation, grantType, result)
+		next[k] = c
+		m.tokenOpCounters.Store(&next)
+	}
+	c.Inc()
 }
 
 // Authorization records an authorization outcome; it is oauth.Hooks.Authorization.

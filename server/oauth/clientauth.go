@@ -22,7 +22,10 @@ const (
 // client_secret, client_assertion, client_assertion_type) is a failed client
 // authentication, invalid_client with 401 (RFC 6749 section 5.2, RFC 7521 section 4.2.1).
 func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
-	f, err := parseForm(w, r, false)
+	f, err := readBodyForm(w, r)
+	if err == nil {
+		return f, nil
+	}
 	var e *Error
 	if errors.As(err, &e) && contains(credentialParams, e.param) {
 		return nil, &Error{Code: CodeInvalidClient, Description: e.Description, param: e.param}

@@ -213,6 +213,10 @@ func sanitizeQuoted(s string) string {
 
 // writeJSON sends a successful JSON response that must not be cached (tokens, userinfo).
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(jsonAppender); ok {
+		writeAppended(w, status, a)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

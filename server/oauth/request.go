@@ -169,6 +169,16 @@ func badText(s string, limit int) string {
 func splitScope(s string) []string {
 	fields := strings.Fields(s)
 	out := fields[:0]
+	if len(fields) <= 16 {
+		// The usual short list: a linear search, where a map would cost an allocation
+		// on every token request.
+		for _, f := range fields {
+			if !contains(out, f) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
 	seen := make(map[string]bool, len(fields))
 	for _, f := range fields {
 		if !seen[f] {

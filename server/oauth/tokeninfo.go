@@ -75,8 +75,8 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	p.tokenOp("introspect", "none", map[bool]string{true: "active", false: "inactive"}[result.Active])
-	writeJSON(w, http.StatusOK, result)
+	p.tokenOp("introspect", "none", activeLabel(result.Active))
+	writeJSON(w, http.StatusOK, &result)
 }
 
 // introspectToken looks the token up as the hint suggests first (RFC 7662 section 2.1).

@@ -133,11 +133,8 @@ func (i *Issuer) IssueAccessToken(c AccessClaims, alg string) (Issued, error) {
 	if !c.AuthTime.IsZero() {
 		claims.AuthTime = c.AuthTime.Unix()
 	}
-	payload, err := json.Marshal(&claims)
-	if err != nil {
-		return Issued{}, fmt.Errorf("tokens: access token: %w", err)
-	}
-	tok, err := signJWS(e, e.accessHeader, payload)
+	var scratch [512]byte
+	tok, err := signJWS(e, e.accessHeader, claims.appendJSON(scratch[:0]))
 	if err != nil {
 		return Issued{}, err
 	}

@@ -1,5 +1,11 @@
 //go:build devcontrolplane
 
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // The local control plane of `authly dev` (what `make run` starts) runs kube-apiserver and
 // etcd through controller-runtime's envtest. envtest is test tooling: one of its packages
 // creates a directory under /tmp when the program starts, which crashes the binary on a

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package kubectlplugin is `kubectl authly`, a kubectl plugin for the Authly operator: the
 // status of AuthServers, a client_credentials token for an OAuthClient, a client secret
 // rotation followed to its end, and the operator's capacity planner run offline.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package benchhost describes the machine a benchmark ran on, for the reports of the
 // load tool and the operator benchmark.
 package benchhost

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package node runs a real single-node Kubernetes cluster on this machine for `make e2e` and
 // `make cluster`: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a kubelet
 // and kube-proxy (iptables mode), built from the Go module proxy (hack/tools/envtest and

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package pgcluster starts a throwaway PostgreSQL cluster from the binaries installed on the
 // machine. Tests use it for a real database, and `authly dev` (make run) for a local one.
 //

@@ -8,6 +8,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -173,7 +174,7 @@ func TestRedeemAuthorizationCodeFailures(t *testing.T) {
 			// Then the right redemption, in time.
 			_, err = s.RedeemAuthorizationCode(ctx, redemption(code, secret))
 			switch {
-			case tt.want == store.ErrNotFound:
+			case errors.Is(tt.want, store.ErrNotFound):
 				wantErr(t, "RedeemAuthorizationCode(original)", err, nil)
 			case tt.burned:
 				wantErr(t, "RedeemAuthorizationCode after a mismatch", err, store.ErrAlreadyUsed)

@@ -48,7 +48,7 @@ var flagOfField = map[string]string{
 	"database.reservedConnections":   "--reserved-connections",
 }
 
-func newPlanCommand(cfg *Config) *cobra.Command {
+func newPlanCommand(_ *Config) *cobra.Command {
 	var f planFlags
 	cmd := &cobra.Command{
 		Use:   "plan --daily-requests N [--peak 5] [--mix tokenGeneration=0.3,...] [--max-connections 100]",

@@ -94,9 +94,13 @@ func forward(ctx context.Context, c *clients, as *authlyv1.AuthServer, errOut io
 		return nil, ctx.Err()
 	}
 	ports, err := fw.GetPorts()
-	if err != nil || len(ports) == 0 {
+	if err != nil {
 		stop()
-		return nil, fmt.Errorf("port-forward to pod %s: no local port: %v", pod.Name, err)
+		return nil, fmt.Errorf("port-forward to pod %s: no local port: %w", pod.Name, err)
+	}
+	if len(ports) == 0 {
+		stop()
+		return nil, fmt.Errorf("port-forward to pod %s: no local port", pod.Name)
 	}
 	return &forwarding{
 		pod:   pod.Namespace + "/" + pod.Name,

@@ -47,8 +47,9 @@ const (
 	// PauseImage is the sandbox image, built from hack/node/pause and imported.
 	PauseImage = "localhost/pause:e2e"
 	// DummyLink holds the node's address (a bridge with no ports: this kernel has no dummy
-	// links); BridgeName is the pods' bridge.
-	DummyLink  = "authly-e2e0"
+	// links).
+	DummyLink = "authly-e2e0"
+	// BridgeName is the pods' bridge.
 	BridgeName = "authly-cni0"
 	// firewallComment tags the harness's own iptables rules, so that teardown finds them.
 	firewallComment = "authly-e2e"

@@ -108,7 +108,7 @@ func (e *env) phase(ctx context.Context, from, to int, profileDir, profileName s
 
 func (e *env) operatorAlive() error {
 	if !e.op.running() {
-		return fmt.Errorf("the operator exited: %v", e.op.exitErr())
+		return fmt.Errorf("the operator exited: %w", e.op.exitErr())
 	}
 	return nil
 }

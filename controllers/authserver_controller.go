@@ -124,7 +124,7 @@ func (r *AuthServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			}
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("get AuthServer: %w", err)
 	}
 	if !as.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
@@ -285,14 +285,14 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, time.Duration, error) {
 	ref := as.KeyEncryptionKeyRef()
 	name, key := ref.Name, ref.Key
-	s, err := r.secret(ctx, as.Namespace, name)
+	s, found, err := r.secret(ctx, as.Namespace, name)
 	if err != nil {
 		return nil, 0, err
 	}
 	if as.Spec.KeyEncryptionKeySecretRef != nil {
 		// A Secret named in the spec may be created after the AuthServer (by External
 		// Secrets, or later in a GitOps sync): wait for it, do not stall.
-		if s == nil || len(s.Data[key]) == 0 {
+		if !found || len(s.Data[key]) == 0 {
 			msg := fmt.Sprintf("key-encryption key: Secret %s/%s with key %q, named by spec.keyEncryptionKeySecretRef, not found", as.Namespace, name, key)
 			setWaiting(as, reasonKEKNotFound, msg)
 			r.Recorder.Event(as, corev1.EventTypeWarning, reasonKEKNotFound, msg)
@@ -300,7 +300,7 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 		}
 		return s.Data[key], 0, nil
 	}
-	if s != nil {
+	if found {
 		if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != as.UID {
 			return nil, 0, stalledf(authlyv1.ReasonSecretConflict,
 				"the Secret %s for the generated key-encryption key exists and belongs to %s %s: delete it, or name a Secret of yours in spec.keyEncryptionKeySecretRef", name, owner.Kind, owner.Name)
@@ -329,11 +329,11 @@ func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *a
 	}
 	raw := make([]byte, 32)
 	if _, err := io.ReadFull(r.Rand, raw); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("generate the key-encryption key: %w", err)
 	}
 	desired := kekSecretFor(as, base64.StdEncoding.EncodeToString(raw))
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("own Secret %s: %w", name, err)
 	}
 	if err := r.Create(ctx, desired); err != nil {
 		// AlreadyExists: created by an earlier reconcile the cache has not seen yet; the
@@ -369,17 +369,17 @@ func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.Auth
 	return plan, nil
 }
 
-// secret reads a Secret; nil, nil when there is none.
-func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
+// secret reads a Secret that may not exist yet; found is false when there is none.
+func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name string) (s *corev1.Secret, found bool, err error) {
+	s = &corev1.Secret{}
+	err = r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s)
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, fmt.Errorf("get Secret %s/%s: %w", namespace, name, err)
 	}
-	return &s, nil
+	return s, true, nil
 }
 
 // ensureServiceAccount creates the pods' ServiceAccount unless the spec names one.
@@ -397,12 +397,12 @@ func (r *AuthServerReconciler) ensureServiceAccount(ctx context.Context, as *aut
 func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan, dbURL string, kek []byte) (*appsv1.Deployment, time.Duration, error) {
 	digests := []string{secretDigest([]byte(dbURL)), secretDigest(kek)}
 	if serverTLS(as) {
-		s, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
+		s, found, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
 		if err != nil {
 			return nil, 0, err
 		}
 		// cert-manager, say, writes it after the AuthServer exists: wait, do not stall.
-		if s == nil || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
+		if !found || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
 			msg := fmt.Sprintf("TLS Secret %s/%s (spec.tls.secretName) with %s and %s not found", as.Namespace, as.Spec.TLS.SecretName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
 			setWaiting(as, reasonTLSSecretNotFound, msg)
 			r.Recorder.Event(as, corev1.EventTypeWarning, reasonTLSSecretNotFound, msg)
@@ -458,7 +458,7 @@ func (r *AuthServerReconciler) ensureServiceMonitor(ctx context.Context, as *aut
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("look up the ServiceMonitor kind: %w", err)
 	}
 	_, _, err = r.apply(ctx, as, serviceMonitorFor(as))
 	return err
@@ -509,7 +509,10 @@ func (r *AuthServerReconciler) patchStatus(ctx context.Context, orig, as *authly
 	if equality.Semantic.DeepEqual(orig.Status, as.Status) {
 		return nil
 	}
-	return r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	if err := r.Status().Patch(ctx, as, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patch the status: %w", err)
+	}
+	return nil
 }
 
 // What apply did.
@@ -527,7 +530,7 @@ const (
 // allocated. An object of that name that another owner controls is not touched.
 func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServer, desired client.Object) (client.Object, string, error) {
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("own %s %s: %w", kindOf(desired), desired.GetName(), err)
 	}
 	hash, err := objectHash(desired)
 	if err != nil {
@@ -548,13 +551,13 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 	err = r.Get(ctx, client.ObjectKeyFromObject(desired), cur)
 	if apierrors.IsNotFound(err) {
 		if err := r.Create(ctx, desired); err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("create %s %s: %w", kindOf(desired), desired.GetName(), err)
 		}
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCreated, "created %s %s", kindOf(desired), desired.GetName())
 		return desired, opCreated, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("get %s %s: %w", kindOf(desired), desired.GetName(), err)
 	}
 	if !metav1.IsControlledBy(cur, as) {
 		// Taking over someone else's object is not the operator's to decide; the next
@@ -591,7 +594,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 		return nil, "", err
 	}
 	if err := r.Patch(ctx, cur, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("patch %s %s: %w", kindOf(desired), desired.GetName(), err)
 	}
 	return cur, opUpdated, nil
 }
@@ -604,13 +607,13 @@ func (r *AuthServerReconciler) deleteOwned(ctx context.Context, as *authlyv1.Aut
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("get %s %s: %w", kindOf(obj), as.Name, err)
 	}
 	if !metav1.IsControlledBy(obj, as) {
 		return nil
 	}
 	if err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return fmt.Errorf("delete %s %s: %w", kindOf(obj), as.Name, err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, "Deleted", "deleted %s %s, no longer asked for", kindOf(obj), obj.GetName())
 	return nil
@@ -703,9 +706,9 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Rand = rand.Reader
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.AuthServer{}, authServerSecretsIndex, authServerSecretNames); err != nil {
-		return err
+		return fmt.Errorf("index AuthServers by Secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.AuthServer{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
@@ -720,4 +723,8 @@ func (r *AuthServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.authServersForSecret)).
 		Named("authserver").
 		Complete(r)
+	if err != nil {
+		return fmt.Errorf("set up the authserver controller: %w", err)
+	}
+	return nil
 }

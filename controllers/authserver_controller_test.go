@@ -805,7 +805,10 @@ func TestAuthServerTLSIngressAndServiceMonitor(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there: %v", err)
+		if err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		return errors.New("still there")
 	})
 
 	// The Prometheus Operator's API appears: a ServiceMonitor follows.

@@ -161,12 +161,12 @@ func requestRate(prev, cur *loadSample) (float64, bool) {
 func scrapeRequests(ctx context.Context, c *http.Client, metricsURL string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("metrics request: %w", err)
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("scrape the metrics: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {

@@ -200,7 +200,7 @@ func newAdminUserCommand(env *adminEnv) *cobra.Command {
 			}
 			raw, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 4096))
 			if err != nil {
-				return err
+				return fmt.Errorf("read the password from stdin: %w", err)
 			}
 			req.Password = strings.TrimRight(string(raw), "\r\n")
 			return env.run(cmd, func(ctx context.Context, b adminBackend) error {

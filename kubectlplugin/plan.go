@@ -198,7 +198,7 @@ func writePlan(out io.Writer, as *authlyv1.AuthServer, p capacity.Plan) error {
 	}
 	peak, err := strconv.ParseFloat(c.PeakMultiplier, 64)
 	if err != nil {
-		return err
+		return fmt.Errorf("--peak: %w", err)
 	}
 	rates := capacity.DefaultBaselines()
 	rate := capacity.FormatRate

@@ -89,7 +89,7 @@ type clients struct {
 func newScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := corev1.AddToScheme(s); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("register the core kinds: %w", err)
 	}
 	if err := authlyv1.AddToScheme(s); err != nil {
 		return nil, err
@@ -102,11 +102,11 @@ func newScheme() (*runtime.Scheme, error) {
 func (cfg *Config) connect() (*clients, error) {
 	rc, err := cfg.Flags.ToRESTConfig()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	ns, _, err := cfg.Flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubeconfig namespace: %w", err)
 	}
 	s, err := newScheme()
 	if err != nil {

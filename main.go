@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command authly is the Authly operator and its bundled OAuth 2.1 / OpenID Connect server in
 // one binary: `authly operator` runs the controller manager, `authly server` the OAuth
 // server, `authly migrate` applies the database schema and `authly admin` manages clients,

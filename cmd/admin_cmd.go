@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package cmd
 
 import (
@@ -212,7 +218,7 @@ func newAdminUserCommand(env *adminEnv) *cobra.Command {
 			}
 			raw, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 4096))
 			if err != nil {
-				return err
+				return fmt.Errorf("read the password from stdin: %w", err)
 			}
 			req.Password = strings.TrimRight(string(raw), "\r\n")
 			return env.run(cmd, func(ctx context.Context, b adminBackend) error {

@@ -1,5 +1,11 @@
 //go:build devcontrolplane
 
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // The local control plane of `authly dev` (what `make run` starts) runs kube-apiserver and
 // etcd through controller-runtime's envtest. envtest is test tooling: one of its packages
 // creates a directory under /tmp when the program starts, which crashes the binary on a
@@ -69,7 +75,7 @@ func startControlPlane(ctx context.Context, assets, dir, issuer, databaseURL str
 	}
 	if err := os.WriteFile(cp.kubeconfig, env.KubeConfig, 0o600); err != nil {
 		stopEnv()
-		return nil, err
+		return nil, fmt.Errorf("write the kubeconfig: %w", err)
 	}
 	opts := &operatorOptions{metricsAddr: "0", probeAddr: "0", image: "authly:dev", resyncPeriod: time.Minute}
 	mgr, cleanup, err := newOperatorManager(cfg, opts)
@@ -101,13 +107,13 @@ func startControlPlane(ctx context.Context, assets, dir, issuer, databaseURL str
 func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	files, err := fs.Glob(crdFiles, "bases/*.yaml")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the embedded CRDs: %w", err)
 	}
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	for _, f := range files {
 		raw, err := crdFiles.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the embedded CRD %s: %w", f, err)
 		}
 		def := &apiextensionsv1.CustomResourceDefinition{}
 		if err := yaml.Unmarshal(raw, def); err != nil {

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package cmd
 
 import (
@@ -106,7 +112,7 @@ func (o *operatorOptions) resolveImage(ctx context.Context, cfg *rest.Config) er
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("kubernetes client: %w", err)
 	}
 	img, err := ownImage(ctx, cs, os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE"))
 	if err != nil {
@@ -186,7 +192,7 @@ func (o *operatorOptions) restConfig() (*rest.Config, error) {
 		cfg, err = ctrl.GetConfig()
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load the kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = o.kubeAPIQPS, o.kubeAPIBurst
 	return cfg, nil
@@ -230,7 +236,10 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 	defer cleanup()
 	log.Info("starting", "version", version(), "commit", buildCommit(), "image", opts.image,
 		"namespaces", opts.namespaces, "leaderElection", opts.leaderElect)
-	return mgr.Start(cmd.Context())
+	if err := mgr.Start(cmd.Context()); err != nil {
+		return fmt.Errorf("run the manager: %w", err)
+	}
+	return nil
 }
 
 // newOperatorManager builds the controller manager with the three reconcilers and its
@@ -239,7 +248,7 @@ func runOperator(cmd *cobra.Command, opts *operatorOptions) error {
 func newOperatorManager(cfg *rest.Config, opts *operatorOptions) (mgr ctrl.Manager, cleanup func(), err error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("register the client-go kinds: %w", err)
 	}
 	if err := authlyv1.AddToScheme(scheme); err != nil {
 		return nil, nil, err

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package cmd holds the commands of the authly binary: `authly operator` runs the controller
 // manager, `authly server` the OAuth server, `authly migrate` applies the database schema,
 // `authly admin` manages clients, scopes, users and keys without Kubernetes, `authly dev`

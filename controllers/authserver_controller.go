@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -289,20 +295,20 @@ func (r *AuthServerReconciler) ensureDatabase(ctx context.Context, as *authlyv1.
 func (r *AuthServerReconciler) ensureKeyEncryptionKey(ctx context.Context, as *authlyv1.AuthServer, st *store.Store) ([]byte, error) {
 	ref := as.KeyEncryptionKeyRef()
 	name, key := ref.Name, ref.Key
-	s, err := r.secret(ctx, as.Namespace, name)
+	s, found, err := r.secret(ctx, as.Namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("reading the key-encryption key: %w", err)
 	}
 	if as.Spec.KeyEncryptionKeySecretRef != nil {
 		// A Secret named in the spec may be created after the AuthServer (by External
 		// Secrets, or later in a GitOps sync): wait for it, do not stall.
-		if s == nil || len(s.Data[key]) == 0 {
+		if !found || len(s.Data[key]) == 0 {
 			msg := fmt.Sprintf("key-encryption key: Secret %s/%s with key %q, named by spec.keyEncryptionKeySecretRef, not found", as.Namespace, name, key)
 			return nil, waitingFor(reasonKEKNotFound, msg, waitSecretPeriod)
 		}
 		return s.Data[key], nil
 	}
-	if s != nil {
+	if found {
 		if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != as.UID {
 			return nil, stalledf(authlyv1.ReasonSecretConflict,
 				"the Secret %s for the generated key-encryption key exists and belongs to %s %s: delete it, or name a Secret of yours in spec.keyEncryptionKeySecretRef", name, owner.Kind, owner.Name)
@@ -371,17 +377,17 @@ func (r *AuthServerReconciler) ensurePlan(ctx context.Context, as *authlyv1.Auth
 	return plan, nil
 }
 
-// secret reads a Secret; nil, nil when there is none.
-func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
+// secret reads a Secret that may not exist yet; found is false when there is none.
+func (r *AuthServerReconciler) secret(ctx context.Context, namespace, name string) (s *corev1.Secret, found bool, err error) {
+	s = &corev1.Secret{}
+	err = r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s)
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading Secret %s: %w", name, err)
+		return nil, false, fmt.Errorf("get Secret %s/%s: %w", namespace, name, err)
 	}
-	return &s, nil
+	return s, true, nil
 }
 
 // ensureServiceAccount creates the pods' ServiceAccount unless the spec names one.
@@ -399,12 +405,12 @@ func (r *AuthServerReconciler) ensureServiceAccount(ctx context.Context, as *aut
 func (r *AuthServerReconciler) ensureDeployment(ctx context.Context, as *authlyv1.AuthServer, plan capacity.Plan, dbURL string, kek []byte) (*appsv1.Deployment, error) {
 	digests := []string{specs.SecretDigest([]byte(dbURL)), specs.SecretDigest(kek)}
 	if specs.ServerTLS(as) {
-		s, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
+		s, found, err := r.secret(ctx, as.Namespace, as.Spec.TLS.SecretName)
 		if err != nil {
 			return nil, fmt.Errorf("reading the TLS Secret: %w", err)
 		}
 		// cert-manager, say, writes it after the AuthServer exists: wait, do not stall.
-		if s == nil || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
+		if !found || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
 			msg := fmt.Sprintf("TLS Secret %s/%s (spec.tls.secretName) with %s and %s not found", as.Namespace, as.Spec.TLS.SecretName, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
 			return nil, waitingFor(reasonTLSSecretNotFound, msg, waitSecretPeriod)
 		}
@@ -533,7 +539,7 @@ const (
 // allocated. An object of that name that another owner controls is not touched.
 func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServer, desired client.Object) (client.Object, string, error) {
 	if err := controllerutil.SetControllerReference(as, desired, r.Scheme); err != nil {
-		return nil, "", fmt.Errorf("setting the owner: %w", err)
+		return nil, "", fmt.Errorf("own %s %s: %w", kindOf(desired), desired.GetName(), err)
 	}
 	hash, err := specs.ObjectHash(desired)
 	if err != nil {
@@ -554,13 +560,13 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 	err = r.Get(ctx, client.ObjectKeyFromObject(desired), cur)
 	if apierrors.IsNotFound(err) {
 		if err := r.Create(ctx, desired); err != nil {
-			return nil, "", fmt.Errorf("creating: %w", err)
+			return nil, "", fmt.Errorf("create %s %s: %w", kindOf(desired), desired.GetName(), err)
 		}
 		r.Recorder.Eventf(as, corev1.EventTypeNormal, eventCreated, "created %s %s", kindOf(desired), desired.GetName())
 		return desired, opCreated, nil
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("reading: %w", err)
+		return nil, "", fmt.Errorf("get %s %s: %w", kindOf(desired), desired.GetName(), err)
 	}
 	if !metav1.IsControlledBy(cur, as) {
 		// Taking over someone else's object is not the operator's to decide; the next
@@ -597,7 +603,7 @@ func (r *AuthServerReconciler) apply(ctx context.Context, as *authlyv1.AuthServe
 		return nil, "", err
 	}
 	if err := r.Patch(ctx, cur, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return nil, "", fmt.Errorf("updating: %w", err)
+		return nil, "", fmt.Errorf("patch %s %s: %w", kindOf(desired), desired.GetName(), err)
 	}
 	return cur, opUpdated, nil
 }
@@ -610,13 +616,13 @@ func (r *AuthServerReconciler) deleteOwned(ctx context.Context, as *authlyv1.Aut
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading: %w", err)
+		return fmt.Errorf("get %s %s: %w", kindOf(obj), as.Name, err)
 	}
 	if !metav1.IsControlledBy(obj, as) {
 		return nil
 	}
 	if err := r.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting: %w", err)
+		return fmt.Errorf("delete %s %s: %w", kindOf(obj), as.Name, err)
 	}
 	r.Recorder.Eventf(as, corev1.EventTypeNormal, "Deleted", "deleted %s %s, no longer asked for", kindOf(obj), obj.GetName())
 	return nil

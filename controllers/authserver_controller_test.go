@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers_test
 
 import (
@@ -800,7 +806,10 @@ func TestAuthServerTLSIngressAndServiceMonitor(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there: %v", err)
+		if err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		return errors.New("still there")
 	})
 
 	// The Prometheus Operator's API appears: a ServiceMonitor follows.

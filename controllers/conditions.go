@@ -1,6 +1,15 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -18,6 +27,15 @@ func setCondition(conds *[]metav1.Condition, generation int64, typ string, statu
 		Reason:             reason,
 		Message:            message,
 	})
+}
+
+// ignoreNotFound is nil for a NotFound error (the object is gone: nothing to reconcile)
+// and otherwise err with the step that failed, as "get OAuthClient: ...".
+func ignoreNotFound(err error, step string) error {
+	if err == nil || apierrors.IsNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", step, err)
 }
 
 // conditionTrue reports whether the condition is True.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -17,6 +23,10 @@ import (
 
 // errDatabaseSecret says the Secret or key named by spec.database.secretRef is missing.
 var errDatabaseSecret = errors.New("database secret not found")
+
+// errNoDatabase says that neither the AuthServer, nor a store opened for it, nor the
+// database Secret an entry recorded is left: there is no database to remove the entry from.
+var errNoDatabase = errors.New("no database left")
 
 // Databases gives the reconcilers a store for each AuthServer's database. The operator
 // writes clients and scopes only through server/store, never with SQL of its own. A store
@@ -45,7 +55,7 @@ func DatabaseURL(ctx context.Context, c client.Reader, as *authlyv1.AuthServer) 
 		return "", fmt.Errorf("%w: Secret %s/%s does not exist", errDatabaseSecret, as.Namespace, ref.Name)
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("get the database Secret %s/%s: %w", as.Namespace, ref.Name, err)
 	}
 	url := string(s.Data[key])
 	if url == "" {

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -77,7 +83,7 @@ type OAuthClientReconciler struct {
 func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var oc authlyv1.OAuthClient
 	if err := r.Get(ctx, req.NamespacedName, &oc); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreNotFound(err, "get OAuthClient")
 	}
 	if pendingRotation(&oc) != "" {
 		// The reconcile that carried out a rotation is often followed at once by another
@@ -85,7 +91,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// has not seen the status recording that rotation yet. Read it from the API server
 		// so that one request never rotates, or is reported, twice.
 		if err := r.APIReader.Get(ctx, req.NamespacedName, &oc); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+			return ctrl.Result{}, ignoreNotFound(err, "get OAuthClient from the API server")
 		}
 	}
 	return reconcileEntry(ctx, &r.entryReconciler, &oc, r.finalize, r.reconcileClient)
@@ -156,13 +162,13 @@ func (r *OAuthClientReconciler) removeFromDatabase(ctx context.Context, oc *auth
 		return err
 	}
 	st, err := cleanupDatabase(ctx, r.Client, r.Databases, oc.Namespace, oc.Spec.AuthServerRef.Name, oc.Status.DatabaseSecretName, oc.Status.DatabaseSecretKey)
-	if err != nil {
-		return err
-	}
-	if st == nil {
+	if errors.Is(err, errNoDatabase) {
 		r.event(oc, corev1.EventTypeWarning, entryEventNotRemoved,
 			fmt.Sprintf("AuthServer %s and its database Secret are gone: client %s may remain in the database", oc.Spec.AuthServerRef.Name, clientID))
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	cur, err := st.GetClient(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -198,7 +204,7 @@ func (r *OAuthClientReconciler) registeredClientID(ctx context.Context, oc *auth
 		return "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("get Secret %s: %w", oc.EffectiveSecretName(), err)
 	}
 	return string(s.Data[credKeyClientID]), nil
 }
@@ -218,7 +224,7 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientServerIndex, func(o client.Object) []string {
 		return []string{o.(*authlyv1.OAuthClient).Spec.AuthServerRef.Name}
 	}); err != nil {
-		return err
+		return fmt.Errorf("index OAuthClients by AuthServer: %w", err)
 	}
 	// Only clients that name a Secret (for their credentials, or holding their public
 	// keys) are indexed; the others' is found by its name. An index entry for every client
@@ -234,9 +240,9 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return names
 	}); err != nil {
-		return err
+		return fmt.Errorf("index OAuthClients by Secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.OAuthClient{}, builder.WithPredicates(entryChanged)).
 		Owns(&corev1.Secret{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfSecret)).
@@ -244,6 +250,10 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("oauthclient").
 		WithOptions(controller.Options{MaxConcurrentReconciles: entryConcurrency}).
 		Complete(r)
+	if err != nil {
+		return fmt.Errorf("set up the oauthclient controller: %w", err)
+	}
+	return nil
 }
 
 // clientsOfSecret maps a Secret to the OAuthClients whose credentials or keys it holds:

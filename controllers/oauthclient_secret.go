@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -29,8 +35,8 @@ const (
 	credKeyJWKSURL      = "jwks_url"
 )
 
-// SecretRotationAnnotation, on a Secret the operator owns, holds the rotate-secret request
-// that the Secret's client_secret answers. It is written together with the new secret, so
+// SecretRotationAnnotation is the annotation, on a Secret the operator owns, that holds the
+// rotate-secret request the Secret's client_secret answers. It is written together with the new secret, so
 // that a reconcile interrupted between the Secret and the database finishes that rotation
 // instead of issuing yet another secret.
 const SecretRotationAnnotation = "oauth.authly.dev/rotation-request"
@@ -66,7 +72,7 @@ func (r *OAuthClientReconciler) ensureSecret(ctx context.Context, oc *authlyv1.O
 		return r.createSecret(ctx, oc, as)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("get Secret %s: %w", name, err)
 	}
 	owner := metav1.GetControllerOf(&s)
 	if owner != nil && owner.UID == oc.UID {
@@ -137,10 +143,10 @@ func (r *OAuthClientReconciler) createSecret(ctx context.Context, oc *authlyv1.O
 	}
 	setEndpointKeys(s.Data, as)
 	if err := controllerutil.SetControllerReference(oc, s, r.Scheme); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("own Secret %s: %w", s.Name, err)
 	}
 	if err := r.Create(ctx, s); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create Secret %s: %w", s.Name, err)
 	}
 	if oc.Status.ClientID != "" {
 		creds.reissued = true
@@ -211,7 +217,7 @@ func (r *OAuthClientReconciler) updateOwnedSecret(ctx context.Context, oc *authl
 		// Update carries the resourceVersion read: if the Secret changed since (or the
 		// cache was behind), the write fails and the reconcile starts again.
 		if err := r.Update(ctx, desired); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("update Secret %s: %w", desired.Name, err)
 		}
 	}
 	if creds.reissued {
@@ -231,7 +237,7 @@ func (r *OAuthClientReconciler) releaseSecret(ctx context.Context, oc *authlyv1.
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("get Secret %s: %w", oc.EffectiveSecretName(), err)
 	}
 	refs := make([]metav1.OwnerReference, 0, len(s.OwnerReferences))
 	for _, ref := range s.OwnerReferences {
@@ -243,7 +249,10 @@ func (r *OAuthClientReconciler) releaseSecret(ctx context.Context, oc *authlyv1.
 		return nil
 	}
 	s.OwnerReferences = refs
-	return r.Update(ctx, &s)
+	if err := r.Update(ctx, &s); err != nil {
+		return fmt.Errorf("release Secret %s: %w", s.Name, err)
+	}
+	return nil
 }
 
 // checkSecretClientID refuses a Secret whose client_id is not the one the spec asks for or

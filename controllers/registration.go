@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -108,8 +114,8 @@ func openServerDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns
 
 // cleanupDatabase finds the database an entry was registered in so that it can be
 // removed: through the AuthServer while it exists, else the store last used for it, else
-// the database Secret recorded in the entry's status. It returns nil, nil when none of
-// these is left.
+// the database Secret recorded in the entry's status. It returns errNoDatabase when none
+// of these is left.
 func cleanupDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, server, secretName, secretKey string) (*store.Store, error) {
 	key := types.NamespacedName{Namespace: ns, Name: server}
 	var as authlyv1.AuthServer
@@ -124,25 +130,25 @@ func cleanupDatabase(ctx context.Context, c client.Reader, dbs *Databases, ns, s
 			return nil, err
 		}
 	case !apierrors.IsNotFound(err):
-		return nil, err
+		return nil, fmt.Errorf("get AuthServer %s: %w", server, err)
 	}
 	if st, ok := dbs.Known(key); ok {
 		return st, nil
 	}
 	if secretName == "" {
-		return nil, nil
+		return nil, errNoDatabase
 	}
 	secretKey = authlyv1.DatabaseSecretRef{Name: secretName, Key: secretKey}.KeyOrDefault()
 	var s corev1.Secret
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: secretName}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil
+			return nil, errNoDatabase
 		}
-		return nil, err
+		return nil, fmt.Errorf("get the database Secret %s: %w", secretName, err)
 	}
 	url := string(s.Data[secretKey])
 	if url == "" {
-		return nil, nil
+		return nil, errNoDatabase
 	}
 	return dbs.Store(ctx, key, url)
 }
@@ -177,7 +183,10 @@ func patchFinalizers(ctx context.Context, c client.Writer, obj client.Object, ch
 	if !change(obj, authlyv1.Finalizer) {
 		return nil
 	}
-	return c.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patch the finalizers: %w", err)
+	}
+	return nil
 }
 
 // resyncAfter is the period plus up to a tenth of it, spread by the object's UID, so that

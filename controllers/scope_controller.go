@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -53,7 +59,7 @@ type ScopeReconciler struct {
 func (r *ScopeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var sc authlyv1.Scope
 	if err := r.Get(ctx, req.NamespacedName, &sc); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, ignoreNotFound(err, "get Scope")
 	}
 	return reconcileEntry(ctx, &r.entryReconciler, &sc, r.finalize, r.reconcileScope)
 }
@@ -139,13 +145,13 @@ func (r *ScopeReconciler) finalize(ctx context.Context, sc *authlyv1.Scope) (ctr
 
 func (r *ScopeReconciler) removeFromDatabase(ctx context.Context, sc *authlyv1.Scope) error {
 	st, err := cleanupDatabase(ctx, r.Client, r.Databases, sc.Namespace, sc.Spec.AuthServerRef.Name, sc.Status.DatabaseSecretName, sc.Status.DatabaseSecretKey)
-	if err != nil {
-		return fmt.Errorf("finding the database: %w", err)
-	}
-	if st == nil {
+	if errors.Is(err, errNoDatabase) {
 		r.event(sc, corev1.EventTypeWarning, entryEventNotRemoved,
 			fmt.Sprintf("AuthServer %s and its database Secret are gone: scope %q may remain in the database", sc.Spec.AuthServerRef.Name, sc.Spec.Name))
 		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finding the database: %w", err)
 	}
 	cur, err := st.GetScope(ctx, sc.Spec.Name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -171,12 +177,16 @@ func (r *ScopeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authlyv1.Scope{}, scopeServerIndex, func(o client.Object) []string {
 		return []string{o.(*authlyv1.Scope).Spec.AuthServerRef.Name}
 	}); err != nil {
-		return err
+		return fmt.Errorf("index Scopes by AuthServer: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.Scope{}, builder.WithPredicates(entryChanged)).
 		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.entriesIndexed(func() client.ObjectList { return &authlyv1.ScopeList{} }, scopeServerIndex)), builder.WithPredicates(authServerChanged)).
 		Named("scope").
 		WithOptions(controller.Options{MaxConcurrentReconciles: entryConcurrency}).
 		Complete(r)
+	if err != nil {
+		return fmt.Errorf("set up the scope controller: %w", err)
+	}
+	return nil
 }

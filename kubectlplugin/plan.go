@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package kubectlplugin
 
 import (
@@ -42,7 +48,7 @@ var flagOfField = map[string]string{
 	"database.reservedConnections":   "--reserved-connections",
 }
 
-func newPlanCommand(cfg *Config) *cobra.Command {
+func newPlanCommand(_ *Config) *cobra.Command {
 	var f planFlags
 	cmd := &cobra.Command{
 		Use:   "plan --daily-requests N [--peak 5] [--mix tokenGeneration=0.3,...] [--max-connections 100]",
@@ -192,7 +198,7 @@ func writePlan(out io.Writer, as *authlyv1.AuthServer, p capacity.Plan) error {
 	}
 	peak, err := strconv.ParseFloat(c.PeakMultiplier, 64)
 	if err != nil {
-		return err
+		return fmt.Errorf("--peak: %w", err)
 	}
 	rates := capacity.DefaultBaselines()
 	rate := capacity.FormatRate

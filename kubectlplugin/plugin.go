@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package kubectlplugin is `kubectl authly`, a kubectl plugin for the Authly operator: the
 // status of AuthServers, a client_credentials token for an OAuthClient, a client secret
 // rotation followed to its end, and the operator's capacity planner run offline.
@@ -83,7 +89,7 @@ type clients struct {
 func newScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := corev1.AddToScheme(s); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("register the core kinds: %w", err)
 	}
 	if err := authlyv1.AddToScheme(s); err != nil {
 		return nil, err
@@ -96,11 +102,11 @@ func newScheme() (*runtime.Scheme, error) {
 func (cfg *Config) connect() (*clients, error) {
 	rc, err := cfg.Flags.ToRESTConfig()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	ns, _, err := cfg.Flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubeconfig namespace: %w", err)
 	}
 	s, err := newScheme()
 	if err != nil {

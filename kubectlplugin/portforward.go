@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package kubectlplugin
 
 import (
@@ -42,7 +48,7 @@ func forward(ctx context.Context, c *clients, as *authlyv1.AuthServer, errOut io
 	}
 	var pods corev1.PodList
 	if err := c.client.List(ctx, &pods, client.InNamespace(svc.Namespace), client.MatchingLabels(svc.Spec.Selector)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the pods of service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
 	pod := readyPod(pods.Items)
 	if pod == nil {
@@ -55,17 +61,17 @@ func forward(ctx context.Context, c *clients, as *authlyv1.AuthServer, errOut io
 
 	cs, err := kubernetes.NewForConfig(c.rest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	u := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
 	transport, upgrader, err := spdy.RoundTripperFor(c.rest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("port-forward transport: %w", err)
 	}
 	// As kubectl port-forward: WebSockets first, SPDY when the API server cannot upgrade.
 	tunneling, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.rest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("port-forward dialer: %w", err)
 	}
 	dialer := portforward.NewFallbackDialerForStreaming(tunneling, spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u), func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
@@ -74,7 +80,7 @@ func forward(ctx context.Context, c *clients, as *authlyv1.AuthServer, errOut io
 	stopCh, readyCh := make(chan struct{}), make(chan struct{})
 	fw, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(int(port))}, stopCh, readyCh, io.Discard, errOut)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("port-forward to pod %s: %w", pod.Name, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- fw.ForwardPorts() }()
@@ -88,9 +94,13 @@ func forward(ctx context.Context, c *clients, as *authlyv1.AuthServer, errOut io
 		return nil, ctx.Err()
 	}
 	ports, err := fw.GetPorts()
-	if err != nil || len(ports) == 0 {
+	if err != nil {
 		stop()
-		return nil, fmt.Errorf("port-forward to pod %s: no local port: %v", pod.Name, err)
+		return nil, fmt.Errorf("port-forward to pod %s: no local port: %w", pod.Name, err)
+	}
+	if len(ports) == 0 {
+		stop()
+		return nil, fmt.Errorf("port-forward to pod %s: no local port", pod.Name)
 	}
 	return &forwarding{
 		pod:   pod.Namespace + "/" + pod.Name,

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package kubectlplugin
 
 import (
@@ -70,7 +76,7 @@ func runRotate(ctx context.Context, cfg *Config, c *clients, name string, o rota
 	key := client.ObjectKey{Namespace: c.namespace, Name: name}
 	var oc authlyv1.OAuthClient
 	if err := c.client.Get(ctx, key, &oc); err != nil {
-		return err
+		return fmt.Errorf("get OAuthClient %s: %w", name, err)
 	}
 	if err := checkRotatable(ctx, c, &oc); err != nil {
 		return err
@@ -90,7 +96,7 @@ func runRotate(ctx context.Context, cfg *Config, c *clients, name string, o rota
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	if err != nil {
-		return err
+		return fmt.Errorf("rotation patch: %w", err)
 	}
 	before := oc.Status.CredentialsVersion
 	if err := c.client.Patch(ctx, &oc, client.RawPatch(types.MergePatchType, patch)); err != nil {
@@ -148,7 +154,7 @@ func checkRotatable(ctx context.Context, c *clients, oc *authlyv1.OAuthClient) e
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("get Secret %s: %w", name, err)
 	}
 	if owner := metav1.GetControllerOf(&s); owner == nil || owner.UID != oc.UID {
 		return fmt.Errorf("secret %s is not written by the operator for OAuthClient %s: rotate the secret where it comes from (the database follows the Secret)", name, oc.Name)
@@ -166,8 +172,10 @@ func waitRotation(ctx context.Context, c *clients, key client.ObjectKey, req str
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			opts.FieldSelector = selector
 			var list authlyv1.OAuthClientList
-			err := c.client.List(ctx, &list, client.InNamespace(key.Namespace), &client.ListOptions{Raw: &opts})
-			return &list, err
+			if err := c.client.List(ctx, &list, client.InNamespace(key.Namespace), &client.ListOptions{Raw: &opts}); err != nil {
+				return nil, fmt.Errorf("list OAuthClients: %w", err)
+			}
+			return &list, nil
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			opts.FieldSelector = selector
@@ -206,7 +214,7 @@ func waitRotation(ctx context.Context, c *clients, key client.ObjectKey, req str
 		return nil, errors.New(msg + "; it will still rotate once it can")
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("watch OAuthClient %s: %w", key.Name, err)
 	}
 	return last, nil
 }

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package kubectlplugin
 
 import (
@@ -81,13 +87,13 @@ func getAuthServers(ctx context.Context, c *clients, args []string) ([]authlyv1.
 	if len(args) == 1 {
 		var as authlyv1.AuthServer
 		if err := c.client.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: args[0]}, &as); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("get AuthServer %s: %w", args[0], err)
 		}
 		return []authlyv1.AuthServer{as}, nil
 	}
 	var list authlyv1.AuthServerList
 	if err := c.client.List(ctx, &list, client.InNamespace(c.namespace)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list AuthServers: %w", err)
 	}
 	slices.SortFunc(list.Items, func(a, b authlyv1.AuthServer) int { return strings.Compare(a.Name, b.Name) })
 	return list.Items, nil

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package kubectlplugin
 
 import (
@@ -85,7 +91,7 @@ type clientSecret struct {
 func runToken(ctx context.Context, c *clients, name string, o tokenOptions, out, errOut io.Writer) error {
 	var oc authlyv1.OAuthClient
 	if err := c.client.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: name}, &oc); err != nil {
-		return err
+		return fmt.Errorf("get OAuthClient %s: %w", name, err)
 	}
 	creds, err := readCredentials(ctx, c, &oc)
 	if err != nil {
@@ -110,7 +116,7 @@ func runToken(ctx context.Context, c *clients, name string, o tokenOptions, out,
 	if tok == nil {
 		var as authlyv1.AuthServer
 		if err := c.client.Get(ctx, client.ObjectKey{Namespace: oc.Namespace, Name: oc.Spec.AuthServerRef.Name}, &as); err != nil {
-			return err
+			return fmt.Errorf("get AuthServer %s: %w", oc.Spec.AuthServerRef.Name, err)
 		}
 		fw, err := forward(ctx, c, &as, errOut)
 		if err != nil {
@@ -139,7 +145,7 @@ func runToken(ctx context.Context, c *clients, name string, o tokenOptions, out,
 	fmt.Fprintf(errOut, "signature verified with key %s of %s\n", kid, jwksURL)
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("print the token: %w", err)
 	}
 	_, err = fmt.Fprintln(out, string(b))
 	return err
@@ -189,7 +195,11 @@ func requestToken(ctx context.Context, hc *http.Client, creds *clientSecret, tok
 		ClientID: creds.clientID, ClientSecret: creds.secret, TokenURL: tokenURL,
 		Scopes: scopes, AuthStyle: creds.style,
 	}
-	return cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+	if err != nil {
+		return nil, fmt.Errorf("token request: %w", err)
+	}
+	return tok, nil
 }
 
 // directClient reaches the issuer as any client would, and records in unreachable that a
@@ -202,8 +212,9 @@ func directClient(connectTimeout time.Duration, unreachable *atomic.Bool) *http.
 		conn, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			unreachable.Store(true)
+			return nil, fmt.Errorf("connect to the token endpoint: %w", err)
 		}
-		return conn, err
+		return conn, nil
 	}
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
@@ -255,7 +266,7 @@ func verifyAndDecode(ctx context.Context, hc *http.Client, jwksURL, token string
 	kid := jws.Signatures[0].Protected.KeyID
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("JWKS request: %w", err)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -281,10 +292,10 @@ func verifyAndDecode(ctx context.Context, hc *http.Client, jwksURL, token string
 	header, _, _ := strings.Cut(token, ".")
 	raw, err := base64.RawURLEncoding.DecodeString(header)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("token header: %w", err)
 	}
 	if err := json.Unmarshal(raw, &doc.Header); err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("token header: %w", err)
 	}
 	if err := json.Unmarshal(payload, &doc.Claims); err != nil {
 		return nil, "", fmt.Errorf("the token's claims are not JSON: %w", err)

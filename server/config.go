@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package server assembles the Authly OAuth 2.1 / OpenID Connect server: it opens the
 // database, loads the signing keys, keeps the caches in step with other replicas and serves
 // the protocol, admin, health and metrics endpoints over HTTP.

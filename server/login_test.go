@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package server_test
 
 import (
@@ -39,7 +45,7 @@ func TestLockoutCountsPerAccount(t *testing.T) {
 	e.user("dora", "correct horse battery")
 	client, secret := e.webClient(func(c *store.Client) { c.GrantTypes = append(c.GrantTypes, "password") })
 	r := e.relyingParty(client, secret)
-	try := func(login, password, want string) {
+	try := func(t *testing.T, login, password, want string) {
 		t.Helper()
 		if got := passwordLogin(t, e, r, login, password); got != want {
 			t.Fatalf("login as %q: %q, want %q", login, got, want)
@@ -48,30 +54,30 @@ func TestLockoutCountsPerAccount(t *testing.T) {
 
 	t.Run("a lock holds for every spelling", func(t *testing.T) {
 		for range 5 {
-			try("carol", "wrong password", "bad")
+			try(t, "carol", "wrong password", "bad")
 		}
 		for _, login := range []string{"carol", "carol@example.com", "CAROL@Example.com", "Carol"} {
-			try(login, "correct horse battery", "locked")
+			try(t, login, "correct horse battery", "locked")
 		}
 	})
 	t.Run("failures of both spellings add up", func(t *testing.T) {
 		for range 2 {
-			try("dora", "wrong password", "bad")
+			try(t, "dora", "wrong password", "bad")
 		}
 		for range 2 {
-			try("dora@example.com", "wrong password", "bad")
+			try(t, "dora@example.com", "wrong password", "bad")
 		}
-		try("DORA", "wrong password", "bad") // the fifth failure locks
-		try("dora@example.com", "correct horse battery", "locked")
-		try("dora", "correct horse battery", "locked")
+		try(t, "DORA", "wrong password", "bad") // the fifth failure locks
+		try(t, "dora@example.com", "correct horse battery", "locked")
+		try(t, "dora", "correct horse battery", "locked")
 	})
 	t.Run("unknown logins count per typed string", func(t *testing.T) {
 		for range 5 {
-			try("nobody", "wrong password", "bad")
+			try(t, "nobody", "wrong password", "bad")
 		}
-		try("nobody", "wrong password", "locked")
-		try("NOBODY", "wrong password", "locked")
-		try("nobody@example.com", "wrong password", "bad")
+		try(t, "nobody", "wrong password", "locked")
+		try(t, "NOBODY", "wrong password", "locked")
+		try(t, "nobody@example.com", "wrong password", "bad")
 	})
 
 	// The login page shares the count: carol's lock shows there under her email too.

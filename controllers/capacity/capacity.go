@@ -58,12 +58,12 @@ const (
 type Limit string
 
 const (
-	// NotLimited: the plan gives the load what it needs.
+	// NotLimited means the plan gives the load what it needs.
 	NotLimited Limit = ""
-	// LimitMaxReplicas: the load needs more replicas than capacity.maxReplicas.
+	// LimitMaxReplicas means the load needs more replicas than capacity.maxReplicas.
 	LimitMaxReplicas Limit = "maxReplicas"
-	// LimitConnectionBudget: database.maxConnections minus reservedConnections is too small
-	// for the replicas or the pool size the load needs.
+	// LimitConnectionBudget means database.maxConnections minus reservedConnections is too
+	// small for the replicas or the pool size the load needs.
 	LimitConnectionBudget Limit = "connectionBudget"
 )
 

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"math"
 	"net/url"
@@ -551,7 +552,7 @@ func ServiceMonitor(as *authlyv1.AuthServer) *unstructured.Unstructured {
 func ObjectHash(obj any) (string, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("hash the object: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:32], nil

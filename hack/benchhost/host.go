@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package benchhost describes the machine a benchmark ran on, for the reports of the
 // load tool and the operator benchmark.
 package benchhost
@@ -94,6 +100,7 @@ func meminfo(key string) string {
 	return "unknown"
 }
 
+// LoadAvg is the 1, 5 and 15 minute load averages of /proc/loadavg, or "unknown".
 func LoadAvg() string {
 	f := strings.Fields(readTrim("/proc/loadavg"))
 	if len(f) < 3 {
@@ -110,7 +117,7 @@ func readTrim(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// gitCommit is HEAD of the working tree, marked -dirty when it has changes.
+// GitCommit is HEAD of the working tree, marked -dirty when it has changes.
 func GitCommit() string {
 	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command cluster is `make cluster`: the single-node cluster of `make e2e` left running, with
 // the operator installed with the Helm chart (dist/chart) and a sample AuthServer on the
 // host's Postgres, for people without Docker or kind. It prints the KUBECONFIG line; Ctrl-C tears it down.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package main
 
 import (
@@ -310,9 +316,12 @@ func (e *serverEnv) newLoad(ctx context.Context, targets []*replica, workers int
 	for i := range 8 {
 		a := postForm(ctx, l.hc, i%len(e.replicas), e.replicas[i%len(e.replicas)].url, tokenPath, e.fx.service,
 			url.Values{"grant_type": {"client_credentials"}, "scope": {apiScope}})
+		if !a.ok() {
+			return nil, fmt.Errorf("access token before the fault: %s", a.kind())
+		}
 		t, err := parseToken(a)
-		if err != nil || !a.ok() {
-			return nil, fmt.Errorf("access token before the fault: %s %v", a.kind(), err)
+		if err != nil {
+			return nil, fmt.Errorf("access token before the fault: %w", err)
 		}
 		l.preTokens = append(l.preTokens, t.AccessToken)
 	}

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command fault is the project's fault suite (`make fault`). It starts its own Postgres and
 // three `authly server` replicas on 127.0.0.1, drives a bounded load at them and injects
 // faults: Postgres restarted and stopped for seconds, a replica sent SIGTERM with requests

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command loadtest measures the Authly server on this machine and writes the benchmark
 // report: it starts a throwaway PostgreSQL, one `authly server` process and a plain
 // net/http hello-world process (the physical limit), prepares every credential the

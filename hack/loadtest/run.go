@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package main
 
 import (
@@ -194,9 +200,12 @@ func (r *runner) runScenario(ctx context.Context, hc *http.Client, sc *scenario,
 		if err := r.preflight(ctx, hc, sc); err != nil {
 			return fmt.Errorf("pre-flight request failed: %w", err)
 		}
-		ref, err := r.measureReference(ctx, sc, conc)
-		if err != nil {
-			return fmt.Errorf("c=%d: reference %s: %w", conc, sc.relativeTo, err)
+		var ref *reference // nil: the scenario's target is relative to nothing
+		if sc.relativeTo != "" {
+			var err error
+			if ref, err = r.measureReference(ctx, sc, conc); err != nil {
+				return fmt.Errorf("c=%d: reference %s: %w", conc, sc.relativeTo, err)
+			}
 		}
 		p, err := r.measurePoint(ctx, sc, conc, limit)
 		if err != nil {
@@ -245,12 +254,10 @@ func (r *runner) measurePoint(ctx context.Context, sc *scenario, conc int, limit
 // the machine's speed drifts by up to a third over minutes, so a reference measured at
 // the start of the run would credit or blame the scenario for the drift. For scenarios
 // compared with hello-world it is a hello-world point at the same concurrency; for those
-// compared with a ceiling, that ceiling timed again. Nil when sc has no target relative
-// to anything.
+// compared with a ceiling, that ceiling timed again. Only for an sc whose target is
+// relative to something (sc.relativeTo set).
 func (r *runner) measureReference(ctx context.Context, sc *scenario, conc int) (*reference, error) {
 	switch sc.relativeTo {
-	case "":
-		return nil, nil
 	case r.hello.Name:
 		p, err := r.measurePoint(ctx, r.hello, conc, maxRequestsPerPoint)
 		if err != nil {

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package node runs a real single-node Kubernetes cluster on this machine for `make e2e` and
 // `make cluster`: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a kubelet
 // and kube-proxy (iptables mode), built from the Go module proxy (hack/tools/envtest and
@@ -41,8 +47,9 @@ const (
 	// PauseImage is the sandbox image, built from hack/node/pause and imported.
 	PauseImage = "localhost/pause:e2e"
 	// DummyLink holds the node's address (a bridge with no ports: this kernel has no dummy
-	// links); BridgeName is the pods' bridge.
-	DummyLink  = "authly-e2e0"
+	// links).
+	DummyLink = "authly-e2e0"
+	// BridgeName is the pods' bridge.
 	BridgeName = "authly-cni0"
 	// firewallComment tags the harness's own iptables rules, so that teardown finds them.
 	firewallComment = "authly-e2e"

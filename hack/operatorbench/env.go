@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package main
 
 import (
@@ -145,7 +151,7 @@ func (e *env) createServer(ctx context.Context) error {
 	key := types.NamespacedName{Namespace: benchNamespace, Name: benchServer}
 	return harness.WaitDatabaseReady(ctx, e.c, key, 2*time.Minute, func() error {
 		if !e.op.running() {
-			return fmt.Errorf("the operator exited: %v", e.op.exitErr())
+			return fmt.Errorf("the operator exited: %w", e.op.exitErr())
 		}
 		return nil
 	})
@@ -215,7 +221,7 @@ func startOperator(ctx context.Context, o options, kubeconfig, logPath string) (
 			return op, nil
 		}
 		if !op.running() {
-			err := fmt.Errorf("the operator exited before it was ready: %v", op.exitErr())
+			err := fmt.Errorf("the operator exited before it was ready: %w", op.exitErr())
 			_ = op.stop()
 			return op, err
 		}
@@ -243,8 +249,13 @@ func (op *operator) running() bool {
 	}
 }
 
+// exitErr waits for the operator to exit and says how it did: the error of its Wait, or
+// "exit status 0".
 func (op *operator) exitErr() error {
 	<-op.done
+	if op.waitErr == nil {
+		return errors.New("exit status 0")
+	}
 	return op.waitErr
 }
 

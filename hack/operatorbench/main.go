@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command operatorbench measures the operator at scale: how long 1,000 OAuthClients applied
 // at once take to become Ready, and how much memory the operator holds with 10,000 of them.
 // It is a benchmark that writes a report (`make bench-operator`), not a test.

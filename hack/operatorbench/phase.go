@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package main
 
 import (
@@ -102,7 +108,7 @@ func (e *env) phase(ctx context.Context, from, to int, profileDir, profileName s
 
 func (e *env) operatorAlive() error {
 	if !e.op.running() {
-		return fmt.Errorf("the operator exited: %v", e.op.exitErr())
+		return fmt.Errorf("the operator exited: %w", e.op.exitErr())
 	}
 	return nil
 }

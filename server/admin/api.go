@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package admin is the server's JSON REST API under /admin/ for managing clients, scopes
 // and users, and the bootstrap of the first admin user. Callers authenticate with a Bearer
 // access token of this server that carries the admin:* scope each endpoint names.

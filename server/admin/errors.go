@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package admin
 
 import (
@@ -109,16 +115,16 @@ func asError(err error) (e *Error, internal bool) {
 
 // collectFieldErrors gathers every *registry.FieldError in the tree of joined errors.
 func collectFieldErrors(err error, out *[]FieldProblem) {
-	var fe *registry.FieldError
-	switch x := err.(type) {
-	case interface{ Unwrap() []error }:
-		for _, e := range x.Unwrap() {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		for _, e := range joined.Unwrap() {
 			collectFieldErrors(e, out)
 		}
-	default:
-		if errors.As(err, &fe) {
-			*out = append(*out, FieldProblem{Field: fe.Field, Reason: fe.Reason})
-		}
+		return
+	}
+	var fe *registry.FieldError
+	if errors.As(err, &fe) {
+		*out = append(*out, FieldProblem{Field: fe.Field, Reason: fe.Reason})
 	}
 }
 

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package admission admits CPU-heavy work (token signatures) in arrival order, at most a
 // fixed number at a time.
 //

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package cache keeps the server's hot reads in memory: clients by id and the access-token
 // revocation state. Entries are dropped when the store announces a change (Postgres
 // NOTIFY), so every replica serves what the database holds.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package clientkeys reads the public keys OAuth clients sign their private_key_jwt
 // assertions with (RFC 7523 section 2.2, OIDC Core section 9): a JWK Set registered inline
 // or fetched from the client's jwks_uri. A jwks_uri is a request the server makes to a

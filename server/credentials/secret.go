@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package credentials makes and checks the secrets the server hands out or receives: client
 // secrets, opaque tokens (authorization codes, refresh tokens, session ids), user passwords
 // (argon2id) and PKCE verifiers. It is pure: randomness comes in as an io.Reader and nothing

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package keyring keeps the signing keys in the database: it creates them on first start,
 // loads them on every replica, and rotates them so that a new key is published in the JWKS
 // before anything is signed with it.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package metrics exposes the server's Prometheus metrics under the names Authly uses, so
 // that its dashboards carry over: requests by route, database pool and query latency, OAuth
 // outcomes and cache sizes. Everything is registered on the Metrics' own registry, never on

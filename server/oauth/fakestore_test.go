@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package oauth
 
 import (
@@ -16,9 +22,10 @@ import (
 // documents and its tests against Postgres prove for the methods the token endpoint
 // calls: single-use codes that burn on a mismatch and revoke what they issued when
 // redeemed twice, refresh rotation with family revocation on reuse and the reuse
-// interval, and login lockout counted per key. The methods of the pages (sessions,
-// consents, scopes, discovery) are not implemented: the embedded nil Store panics, so a
-// test that reaches one fails loudly.
+// interval, login lockout counted per key, and for the pages the login sessions (expired
+// ones are not found) and consents (granted scopes add up). GetScope knows the scopes of
+// addScope. What is left (discovery's AnyClientHasGrantType) is not implemented: the
+// embedded nil Store panics, so a test that reaches it fails loudly.
 type fakeStore struct {
 	Store
 
@@ -33,6 +40,10 @@ type fakeStore struct {
 	devices map[string]*store.DeviceAuthorization
 	// assertions are the client assertions used: client_id and jti to expiry.
 	assertions map[[2]string]time.Time
+	denied     map[string]time.Time
+	sessions   map[string]*store.Session // by string(hash)
+	consents   map[[2]string][]string    // by user ID and client ID
+	scopes     map[string]*store.Scope
 }
 
 type loginFailure struct {
@@ -49,6 +60,7 @@ func newFakeStore() *fakeStore {
 		users: map[string]*store.User{}, failures: map[string]*loginFailure{}, denied: map[string]time.Time{},
 		devices:    map[string]*store.DeviceAuthorization{},
 		assertions: map[[2]string]time.Time{},
+		sessions:   map[string]*store.Session{}, consents: map[[2]string][]string{}, scopes: map[string]*store.Scope{},
 	}
 }
 
@@ -456,4 +468,87 @@ func subsetOf(sub, of []string) bool {
 		}
 	}
 	return true
+}
+
+func (s *fakeStore) addScope(sc *store.Scope) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scopes[sc.Name] = sc
+}
+
+func (s *fakeStore) GetScope(_ context.Context, name string) (*store.Scope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, ok := s.scopes[name]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	cp := *sc
+	return &cp, nil
+}
+
+// CreateSession refuses a session of an unknown user (ErrNotFound) or a hash that exists
+// (ErrConflict), as the table's keys do.
+func (s *fakeStore) CreateSession(_ context.Context, se *store.Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[se.UserID]; !ok {
+		return store.ErrNotFound
+	}
+	if _, ok := s.sessions[string(se.Hash)]; ok {
+		return store.ErrConflict
+	}
+	cp := *se
+	s.sessions[string(se.Hash)] = &cp
+	return nil
+}
+
+// GetSession does not find a session that has expired at now.
+func (s *fakeStore) GetSession(_ context.Context, hash []byte, now time.Time) (*store.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se, ok := s.sessions[string(hash)]
+	if !ok || !se.ExpiresAt.After(now) {
+		return nil, store.ErrNotFound
+	}
+	cp := *se
+	return &cp, nil
+}
+
+func (s *fakeStore) DeleteSession(_ context.Context, hash []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[string(hash)]; !ok {
+		return store.ErrNotFound
+	}
+	delete(s.sessions, string(hash))
+	return nil
+}
+
+// sessionCount is the number of sessions stored, expired or not.
+func (s *fakeStore) sessionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// GrantConsent adds scopes to what the user granted the client before, kept sorted and
+// without duplicates.
+func (s *fakeStore) GrantConsent(_ context.Context, userID, clientID string, scopes []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[userID]; !ok {
+		return store.ErrNotFound
+	}
+	key := [2]string{userID, clientID}
+	merged := append(slices.Clone(s.consents[key]), scopes...)
+	slices.Sort(merged)
+	s.consents[key] = slices.Compact(merged)
+	return nil
+}
+
+func (s *fakeStore) ConsentedScopes(_ context.Context, userID, clientID string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.consents[[2]string{userID, clientID}]), nil
 }

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package oauth implements the OAuth 2.1 and OpenID Connect endpoints: discovery, JWKS,
 // authorize (with the login and consent pages), token, revocation, introspection,
 // userinfo and logout. Handlers are methods on Provider, which holds every dependency.

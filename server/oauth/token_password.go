@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package oauth
 
 import (
@@ -9,7 +15,7 @@ import (
 
 // grantPassword is the resource owner password credentials grant (RFC 6749 section 4.3),
 // for clients registered with it; the login is checked as on the login page.
-func (p *Provider) grantPassword(ctx context.Context, r *http.Request, client *store.Client, f form) (*tokenResponse, error) {
+func (p *Provider) grantPassword(ctx context.Context, _ *http.Request, client *store.Client, f form) (*tokenResponse, error) {
 	if err := required(f, "username", "password"); err != nil {
 		return nil, err
 	}

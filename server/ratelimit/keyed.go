@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package ratelimit limits requests with token buckets (golang.org/x/time/rate), one per
 // key (a client id, a source address), in memory that stays bounded however many keys
 // arrive.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package ratelimit
 
 import (
@@ -141,7 +147,7 @@ func TestMiddlewareLimitsPerAddressAndPath(t *testing.T) {
 	now := t0
 	l := newTestLimiter(&now)
 	served := 0
-	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { served++ }))
+	h := l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
 	do := func(path, addr string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", path, nil)
 		r.RemoteAddr = addr

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package registry validates and registers clients, scopes and users. The admin CLI, the
 // admin API and the operator all go through it, so a client is judged by the same rules
 // wherever it comes from.

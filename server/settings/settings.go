@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package settings holds the settings of the Authly server that more than one package
 // reads: their types, defaults (defaults.go), validation (validation.go) and names, each a
 // flag of `authly server` and an AUTHLY_* variable derived from it (names.go). The server's

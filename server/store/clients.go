@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package store
 
 import (
@@ -126,17 +132,23 @@ func limitOf(p Page) int {
 	return p.Limit
 }
 
+// listPage runs query, whose $1 is p.After and $2 the page size, as operation op and
+// scans each row with scan.
+func listPage[T any](ctx context.Context, s *Store, op, query string, p Page, scan func(pgx.Row) (T, error)) ([]T, error) {
+	defer s.done(op, s.start())
+	rows, err := s.pool.Query(ctx, query, p.After, limitOf(p))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	return list, wrap(op, err)
+}
+
 // ListClients returns up to p.Limit clients (100 when zero) ordered by client_id, after
 // p.After.
 func (s *Store) ListClients(ctx context.Context, p Page) ([]*Client, error) {
-	defer s.done("client_list", s.start())
-	rows, err := s.pool.Query(ctx, `SELECT `+clientColumns+` FROM clients
-		WHERE client_id > $1 ORDER BY client_id LIMIT $2`, p.After, limitOf(p))
-	if err != nil {
-		return nil, wrap("client_list", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Client, error) { return scanClient(row) })
-	return list, wrap("client_list", err)
+	return listPage(ctx, s, "client_list", `SELECT `+clientColumns+` FROM clients
+		WHERE client_id > $1 ORDER BY client_id LIMIT $2`, p, scanClient)
 }
 
 // The delete cascades to the client's codes, refresh tokens and consents; the cutoff

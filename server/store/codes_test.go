@@ -1,7 +1,14 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -172,7 +179,7 @@ func TestRedeemAuthorizationCodeFailures(t *testing.T) {
 			// Then the right redemption, in time.
 			_, err = s.RedeemAuthorizationCode(ctx, redemption(code, secret))
 			switch {
-			case tt.want == store.ErrNotFound:
+			case errors.Is(tt.want, store.ErrNotFound):
 				wantErr(t, "RedeemAuthorizationCode(original)", err, nil)
 			case tt.burned:
 				wantErr(t, "RedeemAuthorizationCode after a mismatch", err, store.ErrAlreadyUsed)

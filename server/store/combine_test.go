@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package store
 
 import (
@@ -196,7 +202,7 @@ func TestCombinerPanicReleasesTheOthers(t *testing.T) {
 	gate := make(chan struct{})
 	started := make(chan struct{})
 	var once sync.Once
-	c := newCombiner(1, 64, func(a, b int) bool { return false }, func(batch []*combinedCall[int, int]) {
+	c := newCombiner(1, 64, func(_, _ int) bool { return false }, func(batch []*combinedCall[int, int]) {
 		if batch[0].in == 0 {
 			once.Do(func() { close(started) })
 			<-gate

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package store_test
 
 import (
@@ -13,7 +19,7 @@ func TestLoginLockout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	const max, window, lockout = 3, 10 * time.Minute, 5 * time.Minute
+	const maxFailures, window, lockout = 3, 10 * time.Minute, 5 * time.Minute
 
 	type step struct {
 		op         string // "fail", "check", "clear"
@@ -82,7 +88,7 @@ func TestLoginLockout(t *testing.T) {
 				var err error
 				switch st.op {
 				case "fail":
-					got, err = s.RecordLoginFailure(ctx, st.login, now, max, window, lockout)
+					got, err = s.RecordLoginFailure(ctx, st.login, now, maxFailures, window, lockout)
 				case "check":
 					got, err = s.LoginLockedUntil(ctx, st.login, now)
 				case "clear":

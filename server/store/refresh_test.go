@@ -1,7 +1,14 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -155,7 +162,7 @@ func TestRotateRefreshTokenFailures(t *testing.T) {
 			if _, err := s.GetRefreshToken(ctx, r.New.Hash); err == nil {
 				t.Error("a failed rotation stored the new token")
 			}
-			if tt.want == store.ErrAlreadyUsed || tt.want == store.ErrNotFound {
+			if errors.Is(tt.want, store.ErrAlreadyUsed) || errors.Is(tt.want, store.ErrNotFound) {
 				return
 			}
 			// Nothing was consumed: the right rotation still works.

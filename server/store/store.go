@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package store is the Postgres storage of the Authly server: the only package that writes
 // SQL, and the owner of the schema (migrations are embedded, see Migrate).
 //

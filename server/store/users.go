@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package store
 
 import (
@@ -77,14 +83,8 @@ func (s *Store) GetUserByLogin(ctx context.Context, login string) (*User, error)
 // (case-insensitively, which is a total order since usernames are unique that way),
 // after the username p.After.
 func (s *Store) ListUsers(ctx context.Context, p Page) ([]*User, error) {
-	defer s.done("user_list", s.start())
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users
-		WHERE lower(username) > lower($1) ORDER BY lower(username) LIMIT $2`, p.After, limitOf(p))
-	if err != nil {
-		return nil, wrap("user_list", err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*User, error) { return scanUser(row) })
-	return list, wrap("user_list", err)
+	return listPage(ctx, s, "user_list", `SELECT `+userColumns+` FROM users
+		WHERE lower(username) > lower($1) ORDER BY lower(username) LIMIT $2`, p, scanUser)
 }
 
 var updateUserSQL = `WITH upd AS (

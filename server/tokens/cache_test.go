@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package tokens
 
 import (
@@ -117,8 +123,8 @@ func TestCachingVerifierFollowsKeySet(t *testing.T) {
 
 func TestCachingVerifierBounded(t *testing.T) {
 	f := newFixture(t)
-	const max = 16
-	c := NewCachingVerifier(f.verifier, max)
+	const capacity = 16
+	c := NewCachingVerifier(f.verifier, capacity)
 	var tokens []string
 	for i := range 40 {
 		cl := sampleAccessClaims()
@@ -147,8 +153,8 @@ func TestCachingVerifierBounded(t *testing.T) {
 		if want := fmt.Sprintf("user-%d", i); va.Subject != want {
 			t.Errorf("token %d: subject %q, want %q", i, va.Subject, want)
 		}
-		if n := c.Len(); n > max {
-			t.Fatalf("after %d tokens Len = %d, over the bound %d", i+1, n, max)
+		if n := c.Len(); n > capacity {
+			t.Fatalf("after %d tokens Len = %d, over the bound %d", i+1, n, capacity)
 		}
 	}
 	if c.Len() == 0 {

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package tokens signs and verifies the server's JWTs: signing keys and their encryption at
 // rest, the key set and its JWKS, access tokens in the RFC 9068 profile, OpenID Connect ID
 // tokens, and the verification of access tokens (with a cache for introspection).

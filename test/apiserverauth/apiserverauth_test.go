@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package apiserverauth_test proves that a kube-apiserver accepts the Authly server's ID
 // tokens through its structured authentication configuration (a jwt authenticator with
 // claim mappings for username and groups), as the README documents: the API server is a

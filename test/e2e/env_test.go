@@ -1,5 +1,11 @@
 //go:build e2e
 
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package e2e tests what the operator deploys where it runs: on a real single-node cluster
 // (hack/node) with a kubelet, containerd, CNI and kube-proxy, the operator installed with the
 // Helm chart (dist/chart, `helm install`) and the image `make image` built, and the

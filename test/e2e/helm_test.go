@@ -1,5 +1,11 @@
 //go:build e2e
 
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package e2e
 
 import (
@@ -182,14 +188,17 @@ func TestHelmUpgradeAndUninstall(t *testing.T) {
 	t.Logf("helm uninstall: %s", strings.TrimSpace(out))
 	eventually(t, time.Minute, "the operator gone", func() error {
 		if _, err := c.Client.AppsV1().Deployments(node.OperatorNamespace).Get(env.ctx, node.OperatorDeployment, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("Deployment: %v", err)
+			return stillThere("Deployment", err)
 		}
 		if _, err := c.Client.RbacV1().ClusterRoles().Get(env.ctx, "authly-manager-role", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("ClusterRole: %v", err)
+			return stillThere("ClusterRole", err)
 		}
 		pods, err := c.Client.CoreV1().Pods(node.OperatorNamespace).List(env.ctx, metav1.ListOptions{})
-		if err != nil || len(pods.Items) != 0 {
-			return fmt.Errorf("%d operator pods (%v)", len(pods.Items), err)
+		if err != nil {
+			return fmt.Errorf("list the operator pods: %w", err)
+		}
+		if len(pods.Items) != 0 {
+			return fmt.Errorf("%d operator pods", len(pods.Items))
 		}
 		return nil
 	})
@@ -355,4 +364,13 @@ func (lw *leaseWatch) stop(t *testing.T) []string {
 		t.Errorf("the lease's watch: %v", lw.errs)
 	}
 	return lw.holders
+}
+
+// stillThere is why a wait for an object's deletion goes on: the error of its Get, or that
+// the Get found it.
+func stillThere(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s still there", what)
 }

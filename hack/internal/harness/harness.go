@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package harness holds what the project's tools under hack/ (the load tool, the operator
 // benchmark, the fault suite) need alike: free ports on 127.0.0.1, the error code of an
 // OAuth answer, and an AuthServer on a database outside the cluster.

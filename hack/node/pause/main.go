@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command pause is the sandbox ("pause") container of the e2e node's pods, the Go counterpart
 // of Kubernetes' build/pause/linux/pause.c: containerd starts it first in every pod to hold the
 // pod's namespaces, and it does nothing else. Packaged by hack/tools/image, since no registry

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command helm is the helm CLI of the pinned helm.sh/helm/v4 module, built into bin/helm by
 // `make helm` for `make test` (helm lint) and `make e2e` (helm install, upgrade, uninstall).
 // It is helm's own cmd/helm main: helm's module is a library, its main is not importable.

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command image packages one static binary into a container image without Docker, and writes
 // it as a docker-archive tarball that `docker load`, `kind load image-archive` and
 // `ctr images import` all accept (`make image`).

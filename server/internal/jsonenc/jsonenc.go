@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package jsonenc appends JSON values to a byte slice exactly as encoding/json writes
 // them, for the few documents the server writes on every request (token responses,
 // introspection answers, access token claims), where encoding/json's reflection and

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package pgcluster starts a throwaway PostgreSQL cluster from the binaries installed on the
 // machine. Tests use it for a real database, and `authly dev` (make run) for a local one.
 //
@@ -109,10 +115,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	} else if c.dir, err = filepath.Abs(c.dir); err != nil {
 		return nil, err
 	}
-	cred, err := runAs()
-	if err != nil {
-		c.removeTemp()
-		return nil, err
+	var cred *syscall.Credential // nil: the server runs as we do
+	if os.Geteuid() == 0 {
+		if cred, err = postgresCredential(); err != nil {
+			c.removeTemp()
+			return nil, err
+		}
 	}
 	if err := c.prepare(ctx, bin, cred, opts.HBA); err != nil {
 		c.removeTemp()
@@ -241,7 +249,7 @@ func (c *Cluster) launch(ctx context.Context, bin string, cred *syscall.Credenti
 		select {
 		case <-c.done:
 			tail, _ := os.ReadFile(logPath)
-			return fmt.Errorf("pgcluster: postgres exited: %v: %s", c.waitErr, lastLines(string(tail), 5))
+			return fmt.Errorf("pgcluster: postgres exited: %w: %s", exitError(c.waitErr), lastLines(string(tail), 5))
 		case <-ctx.Done():
 			c.Stop()
 			return ctx.Err()
@@ -306,11 +314,9 @@ func Reachable(dir string) bool {
 	}
 }
 
-// runAs returns the credentials of the postgres user when we are root, nil otherwise.
-func runAs() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
+// postgresCredential returns the credentials of the postgres user, which the server runs
+// as when we are root (postgres refuses to run as root).
+func postgresCredential() (*syscall.Credential, error) {
 	u, err := user.Lookup("postgres")
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: running as root needs a `postgres` user to run the server as: %w", err)
@@ -327,6 +333,14 @@ func freePort() (int, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// exitError is the error of a process's Wait, which is nil when it exited with status 0.
+func exitError(err error) error {
+	if err == nil {
+		return errors.New("exit status 0")
+	}
+	return err
 }
 
 func lastLines(s string, n int) string {

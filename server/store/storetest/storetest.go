@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package storetest hands each test a fresh, migrated PostgreSQL database.
 //
 // With AUTHLY_TEST_DATABASE_URL set it uses that server (the URL's user must be allowed to

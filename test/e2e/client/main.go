@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command client is the application of the end-to-end tests, run as a pod: it reads the
 // credentials the operator wrote into its OAuthClient's Secret (mounted at --credentials),
 // gets a token with the client_credentials grant as any application would

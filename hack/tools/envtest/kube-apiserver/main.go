@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command kube-apiserver is the upstream Kubernetes API server, built from the Go module
 // proxy so that envtest has a real API server without downloading release binaries.
 package main

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command kube-proxy is the upstream kube-proxy (k8s.io/kubernetes/cmd/kube-proxy), built from
 // the Go module proxy for the single-node cluster of `make e2e` and `make cluster`.
 package main

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command kubectl is the upstream kubectl (k8s.io/kubernetes/cmd/kubectl) of the same version
 // as the node, so that `make e2e` does not depend on whichever kubectl the machine has.
 package main

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Command kubelet is the upstream kubelet (k8s.io/kubernetes/cmd/kubelet), built from the Go
 // module proxy for the single-node cluster of `make e2e` and `make cluster`.
 package main

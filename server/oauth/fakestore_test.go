@@ -40,7 +40,6 @@ type fakeStore struct {
 	devices map[string]*store.DeviceAuthorization
 	// assertions are the client assertions used: client_id and jti to expiry.
 	assertions map[[2]string]time.Time
-	denied     map[string]time.Time
 	sessions   map[string]*store.Session // by string(hash)
 	consents   map[[2]string][]string    // by user ID and client ID
 	scopes     map[string]*store.Scope

@@ -20,6 +20,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -255,8 +256,12 @@ func TestKubeAPIServerTrustsAuthlyIDTokens(t *testing.T) {
 	// Once expired, the old token is refused outright.
 	expiring := time.Now()
 	err = eventually(idTokenTTL+30*time.Second, func() error {
-		if err := pods(before); !apierrors.IsUnauthorized(err) {
-			return fmt.Errorf("the token issued before the removal is still accepted past its exp: %v", err)
+		err := pods(before)
+		if err == nil {
+			return errors.New("the token issued before the removal is still accepted past its exp")
+		}
+		if !apierrors.IsUnauthorized(err) {
+			return fmt.Errorf("the token issued before the removal: want 401 past its exp: %w", err)
 		}
 		return nil
 	})

@@ -108,6 +108,10 @@ func TestBadInputIsRefusedAtTheEdge(t *testing.T) {
 			auth: m2mAuth, clientAuth: true},
 		{name: "token/password", path: pathToken, form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"openid"}},
 			auth: legacyAuth, clientAuth: true},
+		// A ServiceAccount token as client assertion (issue 15): credentials in the body.
+		{name: "token/client_credentials (ServiceAccount token)", path: pathToken, clientAuth: true,
+			form: url.Values{"grant_type": {"client_credentials"}, "client_id": {f.m2m.ID},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"a.b.c"}}},
 		{name: "introspect", path: pathIntrospect, form: url.Values{"token": {"some-token"}, "token_type_hint": {"refresh_token"}},
 			auth: m2mAuth, clientAuth: true},
 		{name: "revoke", path: pathRevoke, form: url.Values{"token": {"some-token"}, "token_type_hint": {"refresh_token"}},
@@ -145,6 +149,9 @@ func TestBadInputIsRefusedAtTheEdge(t *testing.T) {
 					} else {
 						form.Set("client_id", f.web.ID)
 					}
+					want = jsonErr(http.StatusUnauthorized, "invalid_client")
+				case fr.clientAuth && (p == "client_assertion" || p == "client_assertion_type"):
+					// A malformed client assertion is a failed client authentication.
 					want = jsonErr(http.StatusUnauthorized, "invalid_client")
 				case fr.auth != nil:
 					opts = append(opts, fr.auth)

@@ -18,12 +18,14 @@ const (
 )
 
 // parseClientForm is parseForm for the endpoints where the client authenticates (token,
-// revocation, introspection): there a malformed client_id or client_secret is a failed
-// client authentication, invalid_client with 401 (RFC 6749 section 5.2).
+// revocation, introspection): there a malformed client_id, client_secret or client
+// assertion is a failed client authentication, invalid_client with 401 (RFC 6749 section
+// 5.2).
 func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
 	f, err := parseForm(w, r, false)
 	var e *Error
-	if errors.As(err, &e) && (e.param == "client_id" || e.param == "client_secret") {
+	if errors.As(err, &e) && (e.param == "client_id" || e.param == "client_secret" ||
+		e.param == "client_assertion" || e.param == "client_assertion_type") {
 		return nil, &Error{Code: CodeInvalidClient, Description: e.Description, param: e.param}
 	}
 	return f, err
@@ -33,6 +35,9 @@ func parseClientForm(w http.ResponseWriter, r *http.Request) (form, error) {
 // introspection request (RFC 6749 section 2.3 and 3.2.1). Exactly one method may be used,
 // and it must be the one the client registered.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, f form) (*store.Client, error) {
+	if f.has("client_assertion") || f.has("client_assertion_type") {
+		return p.authenticateServiceAccount(ctx, r, f)
+	}
 	id, secret, basic := r.BasicAuth()
 	method := AuthNone
 	switch {

@@ -61,6 +61,9 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		grants = append(grants, GrantPassword)
 	}
 	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	if p.federation != nil {
+		authMethods = append(authMethods, AuthServiceAccountJWT)
+	}
 	m := metadata{
 		Issuer:                                     iss,
 		AuthorizationEndpoint:                      iss + PathAuthorize,

@@ -120,6 +120,9 @@ type Deps struct {
 	Hooks       Hooks
 	// Limiter, when set, limits the token endpoint per client.
 	Limiter ClientLimiter
+	// Federation, when set, holds the keys of federated issuers, for clients that
+	// authenticate with a Kubernetes ServiceAccount token; nil refuses such tokens.
+	Federation FederatedKeys
 	// CSRFKey (at least CSRFKeyLen bytes) keys the login, consent and logout forms' CSRF
 	// tokens; every replica needs the same one. Empty: a random key of this process, for a
 	// single replica (development).
@@ -140,7 +143,9 @@ type Provider struct {
 	rand     io.Reader
 	hooks    Hooks
 	limiter  ClientLimiter
-	pages    *pages
+	// federation: the keys of federated issuers; nil when there are none.
+	federation FederatedKeys
+	pages      *pages
 	// hashSlots bounds concurrent password verifications to the cores there are.
 	hashSlots chan struct{}
 	// signing admits the token signatures in arrival order, GOMAXPROCS at a time.
@@ -172,7 +177,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
-		limiter: d.Limiter, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		limiter: d.Limiter, federation: d.Federation, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		signing: admission.New(runtime.GOMAXPROCS(0), d.Hooks.SignatureWait),
 	}
 	if p.log == nil {

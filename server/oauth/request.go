@@ -85,7 +85,7 @@ var paramLimits = map[string]int{
 	// Any token may be sent where another was expected (an access token as refresh
 	// token): that is invalid_grant, so these take the longest.
 	"code": maxJWTLen, "refresh_token": maxJWTLen, "token": maxJWTLen, "access_token": maxJWTLen,
-	"id_token_hint": maxJWTLen, "request": maxJWTLen,
+	"id_token_hint": maxJWTLen, "request": maxJWTLen, "client_assertion": maxJWTLen,
 }
 
 // credentialParams are checked first: a malformed one is a failed client authentication

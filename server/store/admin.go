@@ -20,6 +20,9 @@ var updateClientSQL = `WITH upd AS (
 		first_party = $10,
 		id_token_signed_response_alg = $11,
 		managed_by = $12,
+		federated_issuer = $13,
+		federated_subject = $14,
+		service_account_uid = $15,
 		updated_at = now()
 	WHERE client_id = $1
 	RETURNING client_id, created_at, updated_at)
@@ -34,7 +37,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	err := s.pool.QueryRow(ctx, updateClientSQL,
 		c.ID, c.Name, string(c.Type), nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod, c.FirstParty,
-		c.IDTokenSignedResponseAlg, c.ManagedBy).Scan(&c.CreatedAt, &c.UpdatedAt, nil)
+		c.IDTokenSignedResponseAlg, c.ManagedBy, c.FederatedIssuer, c.FederatedSubject, c.ServiceAccountUID).Scan(&c.CreatedAt, &c.UpdatedAt, nil)
 	return wrap("client_update", err)
 }
 

@@ -66,6 +66,7 @@ var specFields = map[string]string{
 	"post_logout_redirect_uris":    "spec.postLogoutRedirectUris",
 	"scopes":                       "spec.scopes",
 	"id_token_signed_response_alg": "spec.idTokenSignedResponseAlg",
+	"federated_subject":            "spec.serviceAccountName",
 }
 
 // invalidClientSpec turns the registry's field errors into one InvalidSpec message that
@@ -225,6 +226,8 @@ func clientDiff(cur, want *store.Client) []string {
 	add(cur.FirstParty != want.FirstParty, "firstParty")
 	add(cur.IDTokenSignedResponseAlg != want.IDTokenSignedResponseAlg, "idTokenSignedResponseAlg")
 	add(cur.ManagedBy != want.ManagedBy, "managedBy")
+	add(cur.FederatedIssuer != want.FederatedIssuer || cur.FederatedSubject != want.FederatedSubject, "serviceAccountName")
+	add(cur.ServiceAccountUID != want.ServiceAccountUID, "serviceAccount uid")
 	add(!bytes.Equal(cur.SecretHash, want.SecretHash), "secret")
 	add(!bytes.Equal(cur.PreviousSecretHash, want.PreviousSecretHash) || !cur.PreviousSecretExpiresAt.Equal(want.PreviousSecretExpiresAt), "previous secret")
 	return diff

@@ -19,6 +19,7 @@ type adminBackend interface {
 	rotateSecret(ctx context.Context, id string, grace time.Duration) (admin.Client, error)
 	createUser(ctx context.Context, req admin.UserRequest) (admin.User, error)
 	createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error)
+	setFederatedIssuer(ctx context.Context, req admin.FederatedIssuerRequest) (admin.FederatedIssuer, error)
 	close()
 }
 
@@ -135,4 +136,19 @@ func (b *apiBackend) createUser(ctx context.Context, req admin.UserRequest) (adm
 
 func (b *apiBackend) createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error) {
 	return b.remote.CreateScope(ctx, req)
+}
+
+func (b *databaseBackend) setFederatedIssuer(ctx context.Context, req admin.FederatedIssuerRequest) (admin.FederatedIssuer, error) {
+	if e := req.Validate(); e != nil {
+		return admin.FederatedIssuer{}, e
+	}
+	fi := &store.FederatedIssuer{Issuer: req.Issuer, JWKS: req.JWKS, FetchedAt: time.Now()}
+	if err := b.st.UpsertFederatedIssuer(ctx, fi); err != nil {
+		return admin.FederatedIssuer{}, err
+	}
+	return admin.ViewFederatedIssuer(fi), nil
+}
+
+func (b *apiBackend) setFederatedIssuer(ctx context.Context, req admin.FederatedIssuerRequest) (admin.FederatedIssuer, error) {
+	return b.remote.SetFederatedIssuer(ctx, req)
 }

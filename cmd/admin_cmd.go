@@ -85,7 +85,8 @@ func newAdminCommand() *cobra.Command {
 	pf.StringVar(&env.apiToken, "token", "", "access token with the admin scopes, for --url (env AUTHLY_ADMIN_TOKEN)")
 	_ = pf.SetAnnotation("url", settings.EnvAnnotation, []string{"AUTHLY_ADMIN_URL"})
 	_ = pf.SetAnnotation("token", settings.EnvAnnotation, []string{"AUTHLY_ADMIN_TOKEN"})
-	cmd.AddCommand(newAdminClientCommand(env), newAdminUserCommand(env), newAdminScopeCommand(env), newAdminKeysCommand(env))
+	cmd.AddCommand(newAdminClientCommand(env), newAdminUserCommand(env), newAdminScopeCommand(env), newAdminKeysCommand(env),
+		newAdminFederatedIssuerCommand(env))
 	return cmd
 }
 
@@ -128,6 +129,9 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 	f.BoolVar(&req.FirstParty, "first-party", false, "skip the consent page")
 	f.StringVar(&req.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, or none (public)")
 	f.StringVar(&req.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token algorithm for this client: RS256 or ES256")
+	f.StringVar(&req.FederatedIssuer, "federated-issuer", "", "authenticate with tokens of this issuer (stored with `authly admin federated-issuer set`) instead of a secret")
+	f.StringVar(&req.FederatedSubject, "federated-subject", "", "the sub of those tokens, e.g. system:serviceaccount:<namespace>:<name>")
+	f.StringVar(&req.ServiceAccountUID, "service-account-uid", "", "the ServiceAccount's uid the tokens must name (kubectl get sa NAME -o jsonpath='{.metadata.uid}')")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -261,6 +261,8 @@ func testBadAdminInput(t *testing.T, f *badFixture) {
 			{"/admin/users", "name", `{"username":"bob","name":@,"password":"long enough password"}`},
 			{"/admin/users", "password", `{"username":"bob","password":@}`},
 			{"/admin/scopes", "name", `{"name":@}`},
+			{"/admin/clients", "federated_subject", `{"grant_types":["client_credentials"],"federated_issuer":"https://k8s.example.com","federated_subject":@}`},
+			{"/admin/federated-issuers", "issuer", `{"issuer":@,"jwks":{"keys":[]}}`},
 			{"/admin/scopes", "description", `{"name":"orders:x","description":@}`},
 		}
 		for _, b := range bodies {

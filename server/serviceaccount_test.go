@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authly-dev/authly-operator/server"
+	"github.com/authly-dev/authly-operator/server/admin"
 	"github.com/authly-dev/authly-operator/server/store"
 )
 
@@ -307,4 +308,57 @@ func eventuallyServer(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting until %s", what)
+}
+
+// Without the operator: an administrator stores the cluster's keys and registers the
+// client through the admin API, and the ServiceAccount token works the same.
+func TestServiceAccountClientThroughAdminAPI(t *testing.T) {
+	e := newTestEnv(t)
+	ops, opsSecret := e.client(store.Client{Name: "ops", Type: store.Confidential,
+		GrantTypes: []string{"client_credentials"}, Scopes: admin.ScopeNames()})
+	adminTok := e.tokenRequest(ops.ID, opsSecret, url.Values{"grant_type": {"client_credentials"}})
+	if adminTok.status != http.StatusOK {
+		t.Fatalf("admin token: %d %s", adminTok.status, adminTok.ErrorDescription)
+	}
+	remote := &admin.Remote{BaseURL: e.URL, Token: adminTok.AccessToken}
+	cluster := newFakeCluster(t, testClusterIssuer, "k1")
+	ctx := context.Background()
+
+	if _, err := remote.SetFederatedIssuer(ctx, admin.FederatedIssuerRequest{Issuer: "http://insecure.example", JWKS: jwksOf(t, cluster.jwk())}); err == nil || !strings.Contains(err.Error(), "issuer") {
+		t.Errorf("an http issuer: %v, want refused naming issuer", err)
+	}
+	if _, err := remote.SetFederatedIssuer(ctx, admin.FederatedIssuerRequest{Issuer: testClusterIssuer, JWKS: json.RawMessage(`{"keys":[]}`)}); err == nil || !strings.Contains(err.Error(), "jwks") {
+		t.Errorf("a JWKS without keys: %v, want refused naming jwks", err)
+	}
+	fi, err := remote.SetFederatedIssuer(ctx, admin.FederatedIssuerRequest{Issuer: testClusterIssuer, JWKS: jwksOf(t, cluster.jwk())})
+	if err != nil || fi.Issuer != testClusterIssuer {
+		t.Fatalf("store the issuer: %+v %v", fi, err)
+	}
+	c, err := remote.CreateClient(ctx, admin.ClientRequest{ClientName: "orders-worker", GrantTypes: []string{"client_credentials"},
+		FederatedIssuer: testClusterIssuer, FederatedSubject: testSASubject, ServiceAccountUID: testSAUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientSecret != "" || c.TokenEndpointAuthMethod != "service_account_jwt" || c.FederatedSubject != testSASubject {
+		t.Errorf("created %+v: want no secret, service_account_jwt, the subject", c)
+	}
+	if _, err := remote.CreateClient(ctx, admin.ClientRequest{GrantTypes: []string{"client_credentials"}, FederatedSubject: testSASubject}); err == nil {
+		t.Error("a federated subject without an issuer was accepted")
+	}
+	if _, err := remote.RotateSecret(ctx, c.ClientID, 0); err == nil {
+		t.Error("a secret was issued to a ServiceAccount client")
+	}
+	if res := e.tokenRequest("", "", assertionForm(c.ClientID, cluster.token(t, time.Now(), e.URL, testSASubject, testSAUID, nil))); res.status != http.StatusOK {
+		t.Fatalf("token with the ServiceAccount token: %d %s %s", res.status, res.Error, res.ErrorDescription)
+	}
+	var list admin.List[admin.FederatedIssuer]
+	if err := remote.Do(ctx, http.MethodGet, "/admin/federated-issuers", nil, &list); err != nil || len(list.Items) != 1 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	if err := remote.Do(ctx, http.MethodDelete, "/admin/federated-issuers/"+url.PathEscape(testClusterIssuer), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyServer(t, "tokens refused once the issuer is deleted", func() bool {
+		return e.tokenRequest("", "", assertionForm(c.ClientID, cluster.token(t, time.Now(), e.URL, testSASubject, testSAUID, nil))).status == http.StatusUnauthorized
+	})
 }

@@ -17,21 +17,25 @@ type Client struct {
 	ClientID string `json:"client_id"`
 	// ClientSecret is set only in the answer to POST /admin/clients and to a secret
 	// rotation: it is never stored, and cannot be shown again.
-	ClientSecret             string     `json:"client_secret,omitempty"`
-	ClientName               string     `json:"client_name"`
-	ClientType               string     `json:"client_type"`
-	RedirectURIs             []string   `json:"redirect_uris"`
-	PostLogoutRedirectURIs   []string   `json:"post_logout_redirect_uris"`
-	GrantTypes               []string   `json:"grant_types"`
-	ResponseTypes            []string   `json:"response_types"`
-	Scopes                   []string   `json:"scopes"`
-	TokenEndpointAuthMethod  string     `json:"token_endpoint_auth_method"`
-	IDTokenSignedResponseAlg string     `json:"id_token_signed_response_alg,omitempty"`
-	FirstParty               bool       `json:"first_party"`
-	ManagedBy                string     `json:"managed_by,omitempty"`
-	PreviousSecretExpiresAt  *time.Time `json:"previous_secret_expires_at,omitempty"`
-	CreatedAt                time.Time  `json:"created_at"`
-	UpdatedAt                time.Time  `json:"updated_at"`
+	ClientSecret             string   `json:"client_secret,omitempty"`
+	ClientName               string   `json:"client_name"`
+	ClientType               string   `json:"client_type"`
+	RedirectURIs             []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
+	GrantTypes               []string `json:"grant_types"`
+	ResponseTypes            []string `json:"response_types"`
+	Scopes                   []string `json:"scopes"`
+	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method"`
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
+	FirstParty               bool     `json:"first_party"`
+	ManagedBy                string   `json:"managed_by,omitempty"`
+	// FederatedIssuer, FederatedSubject and ServiceAccountUID: see ClientRequest.
+	FederatedIssuer         string     `json:"federated_issuer,omitempty"`
+	FederatedSubject        string     `json:"federated_subject,omitempty"`
+	ServiceAccountUID       string     `json:"service_account_uid,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 // ClientRequest is the body of POST /admin/clients and PUT /admin/clients/{id}. A PUT
@@ -50,6 +54,14 @@ type ClientRequest struct {
 	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method,omitempty"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
 	FirstParty               bool     `json:"first_party,omitempty"`
+	// FederatedIssuer and FederatedSubject let the client authenticate with a JWT of that
+	// issuer (stored with POST /admin/federated-issuers) for that subject, such as a
+	// Kubernetes ServiceAccount token (subject system:serviceaccount:<namespace>:<name>),
+	// instead of a secret; its auth method is then service_account_jwt and it has no
+	// secret. ServiceAccountUID is the uid the token's kubernetes.io claim must name.
+	FederatedIssuer   string `json:"federated_issuer,omitempty"`
+	FederatedSubject  string `json:"federated_subject,omitempty"`
+	ServiceAccountUID string `json:"service_account_uid,omitempty"`
 }
 
 // SecretRequest is the optional body of POST /admin/clients/{id}/secret: how long the
@@ -159,6 +171,7 @@ func ViewClient(c *store.Client, secret string) Client {
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scopes: nonNil(c.Scopes),
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		FirstParty: c.FirstParty, ManagedBy: c.ManagedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		FederatedIssuer: c.FederatedIssuer, FederatedSubject: c.FederatedSubject, ServiceAccountUID: c.ServiceAccountUID,
 	}
 	if len(c.PreviousSecretHash) > 0 && !c.PreviousSecretExpiresAt.IsZero() {
 		t := c.PreviousSecretExpiresAt
@@ -175,6 +188,7 @@ func (req *ClientRequest) StoreClient() *store.Client {
 		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		GrantTypes: req.GrantTypes, Scopes: req.Scopes, TokenEndpointAuthMethod: req.TokenEndpointAuthMethod,
 		IDTokenSignedResponseAlg: req.IDTokenSignedResponseAlg, FirstParty: req.FirstParty,
+		FederatedIssuer: req.FederatedIssuer, FederatedSubject: req.FederatedSubject, ServiceAccountUID: req.ServiceAccountUID,
 	}
 	if c.Type == "" && c.TokenEndpointAuthMethod == "none" {
 		// RFC 7591 has no client type: a client that does not authenticate is public.

@@ -165,8 +165,8 @@ func (is *Issuers) keys(ctx context.Context, issuer string) (*issuerKeys, error)
 }
 
 // RequestRefresh asks, through the database, for the issuer's keys to be fetched again,
-// at most once per RefreshInterval from this replica. It reports whether it wrote the
-// request.
+// at most once per RefreshInterval from this replica (a failed attempt counts, so that a
+// failing database is not asked at every token). It reports whether it wrote the request.
 func (is *Issuers) RequestRefresh(ctx context.Context, issuer string) (bool, error) {
 	interval := is.RefreshInterval
 	if interval <= 0 {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,6 +127,25 @@ func TestServiceAccountClientAssertion(t *testing.T) {
 	}
 	if sub := accessTokenClaim(t, tok.AccessToken, "client_id"); sub != client.ID {
 		t.Errorf("access token client_id %v, want %s", sub, client.ID)
+	}
+	// Introspection authenticates the same way, and discovery says so.
+	introspect := assertionForm(client.ID, good)
+	introspect.Del("grant_type")
+	introspect.Set("token", tok.AccessToken)
+	if res := e.postForm("/api/v1/oauth/introspect", "", "", introspect); res.status != http.StatusOK {
+		t.Errorf("introspection with the ServiceAccount token: %d %s", res.status, res.ErrorDescription)
+	}
+	var meta struct {
+		Token         []string `json:"token_endpoint_auth_methods_supported"`
+		Introspection []string `json:"introspection_endpoint_auth_methods_supported"`
+	}
+	resp, err := http.Get(e.URL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(readBody(t, resp)), &meta); err != nil ||
+		!slices.Contains(meta.Token, "service_account_jwt") || !slices.Contains(meta.Introspection, "service_account_jwt") {
+		t.Errorf("discovery auth methods %+v (%v), want service_account_jwt", meta, err)
 	}
 	// Not single use: a pod reuses its projected token until the kubelet renews it.
 	if _, err := cc.Token(ctx); err != nil {

@@ -61,8 +61,10 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		grants = append(grants, GrantPassword)
 	}
 	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	introspectionMethods := []string{"client_secret_basic", "client_secret_post"}
 	if p.federation != nil {
 		authMethods = append(authMethods, AuthServiceAccountJWT)
+		introspectionMethods = append(introspectionMethods, AuthServiceAccountJWT)
 	}
 	m := metadata{
 		Issuer:                                     iss,
@@ -78,7 +80,7 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
-		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post"},
+		IntrospectionEndpointAuthMethodsSupported:  introspectionMethods,
 		AuthorizationResponseISSParameterSupported: true,
 	}
 	if oauthDoc, err = json.Marshal(m); err != nil {

@@ -26,7 +26,7 @@ func newAdminFederatedIssuerCommand(env *adminEnv) *cobra.Command {
 		Short: "Store (or replace) an issuer's JWKS; for a cluster: kubectl get --raw /openid/v1/jwks > jwks.json",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var in io.Reader = cmd.InOrStdin()
+			in := cmd.InOrStdin()
 			if jwksFile != "-" {
 				f, err := os.Open(jwksFile)
 				if err != nil {

@@ -66,7 +66,7 @@ func (r *OAuthClientReconciler) reconcileServiceAccountClient(ctx context.Contex
 	var sa corev1.ServiceAccount
 	err = r.Get(ctx, types.NamespacedName{Namespace: oc.Namespace, Name: oc.Spec.ServiceAccountName}, &sa)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("read ServiceAccount %s: %w", oc.Spec.ServiceAccountName, err)
 	}
 	uid := string(sa.UID)
 	want, err := desiredServiceAccountClient(oc, clientID, issuer, uid)
@@ -77,7 +77,7 @@ func (r *OAuthClientReconciler) reconcileServiceAccountClient(ctx context.Contex
 	if errors.Is(err, store.ErrNotFound) {
 		cur = nil
 	} else if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("read client %s from the database: %w", want.ID, err)
 	}
 	if cur != nil && cur.ManagedBy != "" && cur.ManagedBy != want.ManagedBy {
 		return ctrl.Result{}, stalledf(authlyv1.ReasonConflict,
@@ -89,7 +89,7 @@ func (r *OAuthClientReconciler) reconcileServiceAccountClient(ctx context.Contex
 	}
 	if cur == nil || len(diff) > 0 {
 		if _, err := db.store.UpsertClient(ctx, want); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, fmt.Errorf("write client %s to the database: %w", want.ID, err)
 		}
 		r.serviceAccountClientWritten(oc, cur, want, diff)
 	}

@@ -77,7 +77,7 @@ func (p *Provider) authenticateServiceAccount(ctx context.Context, r *http.Reque
 		return nil, wrapError(CodeInvalidClient, "client authentication failed", err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load client: %w", err)
 	}
 	if client.TokenEndpointAuthMethod != AuthServiceAccountJWT {
 		registered := client.TokenEndpointAuthMethod

@@ -27,6 +27,7 @@ type adminBackend interface {
 	createUser(ctx context.Context, req admin.UserRequest) (admin.User, error)
 	setUserGroups(ctx context.Context, id string, groups []string) (admin.User, error)
 	createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error)
+	setFederatedIssuer(ctx context.Context, req admin.FederatedIssuerRequest) (admin.FederatedIssuer, error)
 	close()
 }
 
@@ -158,4 +159,19 @@ func (b *apiBackend) setUserGroups(ctx context.Context, id string, groups []stri
 
 func (b *apiBackend) createScope(ctx context.Context, req admin.ScopeRequest) (admin.Scope, error) {
 	return b.remote.CreateScope(ctx, req)
+}
+
+func (b *databaseBackend) setFederatedIssuer(ctx context.Context, req admin.FederatedIssuerRequest) (admin.FederatedIssuer, error) {
+	if e := req.Validate(); e != nil {
+		return admin.FederatedIssuer{}, e
+	}
+	fi := &store.FederatedIssuer{Issuer: req.Issuer, JWKS: req.JWKS, FetchedAt: time.Now()}
+	if err := b.st.UpsertFederatedIssuer(ctx, fi); err != nil {
+		return admin.FederatedIssuer{}, err
+	}
+	return admin.ViewFederatedIssuer(fi), nil
+}
+
+func (b *apiBackend) setFederatedIssuer(ctx context.Context, req admin.FederatedIssuerRequest) (admin.FederatedIssuer, error) {
+	return b.remote.SetFederatedIssuer(ctx, req)
 }

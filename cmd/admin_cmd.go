@@ -93,7 +93,8 @@ func newAdminCommand() *cobra.Command {
 	pf.StringVar(&env.apiToken, "token", "", "access token with the admin scopes, for --url (env AUTHLY_ADMIN_TOKEN)")
 	_ = pf.SetAnnotation("url", settings.EnvAnnotation, []string{"AUTHLY_ADMIN_URL"})
 	_ = pf.SetAnnotation("token", settings.EnvAnnotation, []string{"AUTHLY_ADMIN_TOKEN"})
-	cmd.AddCommand(newAdminClientCommand(env), newAdminUserCommand(env), newAdminScopeCommand(env), newAdminKeysCommand(env))
+	cmd.AddCommand(newAdminClientCommand(env), newAdminUserCommand(env), newAdminScopeCommand(env), newAdminKeysCommand(env),
+		newAdminFederatedIssuerCommand(env))
 	return cmd
 }
 
@@ -152,6 +153,9 @@ func newAdminClientCommand(env *adminEnv) *cobra.Command {
 	f.StringVar(&jwksFile, "jwks-file", "", "file holding the JWK Set (public keys) a private_key_jwt client signs its assertions with")
 	f.StringVar(&req.JWKSURI, "jwks-uri", "", "https URL serving the JWK Set of a private_key_jwt client")
 	f.StringVar(&req.IDTokenSignedResponseAlg, "id-token-alg", "", "ID token algorithm for this client: RS256 or ES256")
+	f.StringVar(&req.FederatedIssuer, "federated-issuer", "", "authenticate with tokens of this issuer (stored with `authly admin federated-issuer set`) instead of a secret")
+	f.StringVar(&req.FederatedSubject, "federated-subject", "", "the sub of those tokens, e.g. system:serviceaccount:<namespace>:<name>")
+	f.StringVar(&req.ServiceAccountUID, "service-account-uid", "", "the ServiceAccount's uid the tokens must name (kubectl get sa NAME -o jsonpath='{.metadata.uid}')")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -286,14 +286,26 @@ func newOperatorManager(cfg *rest.Config, opts *operatorOptions) (mgr ctrl.Manag
 	}).SetupWithManager(mgr); err != nil {
 		return fail("the AuthServer controller", err)
 	}
+	clusterIssuer, err := controllers.NewClusterIssuer(mgr.GetConfig())
+	if err != nil {
+		return fail("the ServiceAccount issuer", err)
+	}
 	if err := (&controllers.OAuthClientReconciler{
-		Client:       mgr.GetClient(),
-		Scheme:       mgr.GetScheme(),
-		Recorder:     recorder("oauthclient-controller"),
-		Databases:    dbs,
-		ResyncPeriod: opts.resyncPeriod,
+		Client:        mgr.GetClient(),
+		Scheme:        mgr.GetScheme(),
+		Recorder:      recorder("oauthclient-controller"),
+		Databases:     dbs,
+		ResyncPeriod:  opts.resyncPeriod,
+		ClusterIssuer: clusterIssuer,
 	}).SetupWithManager(mgr); err != nil {
 		return fail("the OAuthClient controller", err)
+	}
+	// Clients with a serviceAccountName: the cluster's ServiceAccount keys in each
+	// AuthServer's database, refreshed periodically and when a server asks.
+	if err := mgr.Add(&controllers.FederationSync{
+		Client: mgr.GetClient(), Databases: dbs, Issuer: clusterIssuer,
+	}); err != nil {
+		return fail("the ServiceAccount issuer sync", err)
 	}
 	if err := (&controllers.ScopeReconciler{
 		Client:       mgr.GetClient(),

@@ -97,7 +97,27 @@ func TestSamplesApply(t *testing.T) {
 		}
 		kinds[u.GetKind()]++
 	}
-	want := map[string]int{"AuthServer": 1, "OAuthClient": 4, "Scope": 2}
+	// The workload of the ServiceAccount client sample: a ServiceAccount and a Deployment
+	// with the projected token volume.
+	workload, err := os.ReadFile(filepath.Join("..", "config", "samples", "serviceaccount_deployment_reports.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(kustomization), "- serviceaccount_deployment_reports.yaml\n") {
+		t.Error("config/samples/kustomization.yaml does not list serviceaccount_deployment_reports.yaml")
+	}
+	for _, doc := range strings.Split(string(workload), "\n---\n") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatalf("serviceaccount_deployment_reports.yaml: %v", err)
+		}
+		u.SetNamespace(ns)
+		if err := c.Create(context.Background(), u); err != nil {
+			t.Errorf("serviceaccount_deployment_reports.yaml: %s refused: %v", u.GetKind(), err)
+		}
+		kinds[u.GetKind()]++
+	}
+	want := map[string]int{"AuthServer": 1, "OAuthClient": 5, "Scope": 2, "ServiceAccount": 1, "Deployment": 1}
 	for kind, n := range want {
 		if kinds[kind] != n {
 			t.Errorf("%d %s samples applied, want %d", kinds[kind], kind, n)

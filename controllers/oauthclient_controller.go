@@ -67,6 +67,9 @@ type OAuthClientReconciler struct {
 	ServerWaitPeriod time.Duration
 	// APIReader reads past the cache; SetupWithManager sets it to the manager's.
 	APIReader client.Reader
+	// ClusterIssuer reads the cluster's ServiceAccount issuer, for clients with a
+	// serviceAccountName; SetupWithManager makes one from the manager's config when nil.
+	ClusterIssuer *ClusterIssuer
 
 	// entryReconciler is the above with defaults applied, set by SetupWithManager.
 	entryReconciler
@@ -105,6 +108,10 @@ func (r *OAuthClientReconciler) reconcileClient(ctx context.Context, oc *authlyv
 		return ctrl.Result{}, err
 	}
 
+	if oc.Spec.ServiceAccountName != "" {
+		return r.reconcileServiceAccountClient(ctx, oc, db)
+	}
+	oc.Status.ServiceAccountUID = ""
 	// The spec is checked before any Secret is written for it.
 	jwks, err := r.clientKeys(ctx, oc)
 	if err != nil {
@@ -210,13 +217,21 @@ func (r *OAuthClientReconciler) registeredClientID(ctx context.Context, oc *auth
 }
 
 // SetupWithManager registers the reconciler: it watches OAuthClients, their Secrets (owned
-// ones, and others by name, such as a Secret from External Secrets), and AuthServers.
+// ones, and others by name, such as a Secret from External Secrets), the ServiceAccounts
+// they name (a deleted and recreated one changes the uid recorded) and AuthServers.
 func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
 	if r.Rand == nil {
 		r.Rand = rand.Reader
+	}
+	if r.ClusterIssuer == nil {
+		ci, err := NewClusterIssuer(mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		r.ClusterIssuer = ci
 	}
 	r.entryReconciler = newEntryReconciler(r.Client, r.Databases, r.Recorder, r.Clock, r.ResyncPeriod, r.DeletionTimeout, r.ServerWaitPeriod)
 	ctx := context.Background()
@@ -242,10 +257,19 @@ func (r *OAuthClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("index OAuthClients by Secret: %w", err)
 	}
+	if err := idx.IndexField(ctx, &authlyv1.OAuthClient{}, oauthClientServiceAccountIndex, func(o client.Object) []string {
+		if name := o.(*authlyv1.OAuthClient).Spec.ServiceAccountName; name != "" {
+			return []string{name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index OAuthClients by ServiceAccount: %w", err)
+	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		For(&authlyv1.OAuthClient{}, builder.WithPredicates(entryChanged)).
 		Owns(&corev1.Secret{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfSecret)).
+		Watches(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.entriesIndexed(newOAuthClientList, oauthClientServiceAccountIndex))).
 		Watches(&authlyv1.AuthServer{}, handler.EnqueueRequestsFromMapFunc(r.entriesIndexed(newOAuthClientList, oauthClientServerIndex)), builder.WithPredicates(authServerChanged)).
 		Named("oauthclient").
 		WithOptions(controller.Options{MaxConcurrentReconciles: entryConcurrency}).

@@ -77,6 +77,7 @@ var specFields = map[string]string{
 	"id_token_signed_response_alg": "spec.idTokenSignedResponseAlg",
 	"jwks":                         "spec.jwks",
 	"jwks_uri":                     "spec.jwksUri",
+	"federated_subject":            "spec.serviceAccountName",
 }
 
 // invalidClientSpec turns the registry's field errors into one InvalidSpec message that
@@ -243,6 +244,8 @@ func clientDiff(cur, want *store.Client) []string {
 	add(cur.ManagedBy != want.ManagedBy, "managedBy")
 	add(!sameJSON(cur.JWKS, want.JWKS), "jwks")
 	add(cur.JWKSURI != want.JWKSURI, "jwksUri")
+	add(cur.FederatedIssuer != want.FederatedIssuer || cur.FederatedSubject != want.FederatedSubject, "serviceAccountName")
+	add(cur.ServiceAccountUID != want.ServiceAccountUID, "serviceAccount uid")
 	add(!bytes.Equal(cur.SecretHash, want.SecretHash), "secret")
 	add(!bytes.Equal(cur.PreviousSecretHash, want.PreviousSecretHash) || !cur.PreviousSecretExpiresAt.Equal(want.PreviousSecretExpiresAt), "previous secret")
 	return diff

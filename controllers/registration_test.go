@@ -127,6 +127,9 @@ type operator struct {
 	ServerWaitPeriod time.Duration
 	// WrapClient, if set, wraps the client the reconcilers write with, to watch what they send.
 	WrapClient func(client.Client) client.Client
+	// FederationPoll, when set, also runs the ServiceAccount issuer sync with this poll
+	// interval.
+	FederationPoll time.Duration
 }
 
 // start runs a manager with both reconcilers, watching the fixture's namespace only. The
@@ -144,6 +147,16 @@ func (f *fixture) start(op operator) (stop func()) {
 		c := mgr.GetClient()
 		if op.WrapClient != nil {
 			c = op.WrapClient(c)
+		}
+		if op.FederationPoll > 0 {
+			issuer, err := controllers.NewClusterIssuer(cfg)
+			if err != nil {
+				return err
+			}
+			if err := mgr.Add(&controllers.FederationSync{Client: mgr.GetClient(), Databases: dbs, Issuer: issuer,
+				PollInterval: op.FederationPoll}); err != nil {
+				return err
+			}
 		}
 		if err := (&controllers.OAuthClientReconciler{
 			Client: c, Scheme: s, Recorder: newRecorder(t, s, "oauthclient-controller"),

@@ -114,6 +114,10 @@ func TestBadInputIsRefusedAtTheEdge(t *testing.T) {
 			auth: m2mAuth, clientAuth: true},
 		{name: "token/password", path: pathToken, form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"openid"}},
 			auth: legacyAuth, clientAuth: true},
+		// A ServiceAccount token as client assertion (issue 15): credentials in the body.
+		{name: "token/client_credentials (ServiceAccount token)", path: pathToken, clientAuth: true,
+			form: url.Values{"grant_type": {"client_credentials"}, "client_id": {f.m2m.ID},
+				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"a.b.c"}}},
 		{name: "introspect", path: pathIntrospect, form: url.Values{"token": {"some-token"}, "token_type_hint": {"refresh_token"}},
 			auth: m2mAuth, clientAuth: true},
 		{name: "revoke", path: pathRevoke, form: url.Values{"token": {"some-token"}, "token_type_hint": {"refresh_token"}},
@@ -323,6 +327,8 @@ func testBadAdminInput(t *testing.T, f *badFixture) {
 			{"/admin/users", "groups[1]", `{"username":"bob","password":"long enough password","groups":["dev",@]}`},
 			{"/admin/users/" + grace.ID + "/groups", "groups[0]", `{"groups":[@]}`},
 			{"/admin/scopes", "name", `{"name":@}`},
+			{"/admin/clients", "federated_subject", `{"grant_types":["client_credentials"],"federated_issuer":"https://k8s.example.com","federated_subject":@}`},
+			{"/admin/federated-issuers", "issuer", `{"issuer":@,"jwks":{"keys":[]}}`},
 			{"/admin/scopes", "description", `{"name":"orders:x","description":@}`},
 		}
 		for _, b := range bodies {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/authly-dev/authly-operator/server/admin"
 	"github.com/authly-dev/authly-operator/server/cache"
+	"github.com/authly-dev/authly-operator/server/federation"
 	"github.com/authly-dev/authly-operator/server/keyring"
 	"github.com/authly-dev/authly-operator/server/metrics"
 	"github.com/authly-dev/authly-operator/server/oauth"
@@ -40,6 +41,7 @@ type Server struct {
 	keys        *tokens.KeySet
 	clients     *cache.Clients
 	revocations *cache.Revocations
+	federation  *federation.Issuers
 	provider    *oauth.Provider
 	metrics     *metrics.Metrics
 	limiter     *ratelimit.Limiter
@@ -108,6 +110,7 @@ func (s *Server) init(ctx context.Context) error {
 	}
 	s.clients = cache.NewClients(s.store)
 	s.revocations = cache.NewRevocations(s.store, time.Now, s.cfg.AccessTokenTTL)
+	s.federation = &federation.Issuers{Store: s.store, Clock: s.cfg.Clock}
 	if err := s.revocations.Reload(ctx); err != nil {
 		return err
 	}
@@ -137,9 +140,10 @@ func (s *Server) init(ctx context.Context) error {
 		Hooks: oauth.Hooks{TokenOperation: s.metrics.TokenOperation, Authorization: s.metrics.Authorization,
 			RefreshReuse: s.metrics.RefreshReuse, DatabaseUnavailable: s.metrics.DatabaseUnavailable,
 			SignatureWait: s.metrics.SignatureWait},
-		Limiter:   s.limiter,
-		UserCodes: s.limiter,
-		CSRFKey:   csrfKey,
+		Limiter:    s.limiter,
+		UserCodes:  s.limiter,
+		Federation: s.federation,
+		CSRFKey:    csrfKey,
 	})
 	if err != nil {
 		return err
@@ -350,8 +354,11 @@ func (s *Server) followChanges(ctx context.Context) {
 		switch ch.Kind {
 		case store.ChangeClient:
 			s.clients.Invalidate(ch.Key)
+		case store.ChangeFederatedIssuer:
+			s.federation.Invalidate(ch.Key)
 		case store.ChangeReset:
 			s.clients.Reset()
+			s.federation.Reset()
 			s.reloadKeys(ctx)
 		case store.ChangeKey:
 			s.reloadKeys(ctx)

@@ -106,6 +106,12 @@ const (
 	ReasonSynced = "Synced"
 	// ReasonSyncFailed: writing the client or scope to the database failed.
 	ReasonSyncFailed = "SyncFailed"
+	// ReasonServiceAccountNotFound: the ServiceAccount named by an OAuthClient's
+	// spec.serviceAccountName does not exist (yet); no token is accepted for the client.
+	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
+	// ReasonIssuerUnavailable: the cluster's ServiceAccount issuer discovery document or
+	// keys could not be read from the API server.
+	ReasonIssuerUnavailable = "ServiceAccountIssuerUnavailable"
 	// ReasonSecretConflict: a Secret the operator would write exists but cannot be used (for
 	// example a client's Secret owned by another OAuthClient or holding a client_id other
 	// than the one registered, or an AuthServer's key-encryption-key Secret that someone

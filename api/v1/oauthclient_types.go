@@ -142,6 +142,9 @@ type RegisteredKey struct {
 // +kubebuilder:validation:XValidation:rule="!(has(self.type) && self.type == 'public') || !('client_credentials' in self.grantTypes)",message="a public client cannot use client_credentials",fieldPath=".grantTypes"
 // +kubebuilder:validation:XValidation:rule="!('authorization_code' in self.grantTypes) || (has(self.redirectUris) && size(self.redirectUris) > 0)",message="redirectUris is required when grantTypes contains authorization_code",fieldPath=".redirectUris"
 // +kubebuilder:validation:XValidation:rule="!('refresh_token' in self.grantTypes) || 'authorization_code' in self.grantTypes || 'password' in self.grantTypes || 'urn:ietf:params:oauth:grant-type:device_code' in self.grantTypes",message="refresh_token needs authorization_code, password or urn:ietf:params:oauth:grant-type:device_code: no other grant issues refresh tokens",fieldPath=".grantTypes"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountName) || !has(self.type) || self.type == 'confidential'",message="a client with serviceAccountName is confidential: it proves itself with its ServiceAccount's token",fieldPath=".type"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountName) || !has(self.tokenEndpointAuthMethod)",message="a client with serviceAccountName authenticates with its ServiceAccount's token: leave tokenEndpointAuthMethod unset",fieldPath=".tokenEndpointAuthMethod"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountName) || !has(self.secretName)",message="a client with serviceAccountName has no secret, and no Secret is written: leave secretName unset",fieldPath=".secretName"
 type OAuthClientSpec struct {
 	// authServerRef names the AuthServer, in this namespace, that the client is registered
 	// with. It cannot change: delete the client and create a new one instead.
@@ -238,6 +241,16 @@ type OAuthClientSpec struct {
 	// +optional
 	IDTokenSignedResponseAlg SigningAlgorithm `json:"idTokenSignedResponseAlg,omitempty"`
 
+	// serviceAccountName names a ServiceAccount in this namespace whose tokens the client
+	// authenticates with, instead of a secret: the pod posts its projected ServiceAccount
+	// token (audience: the AuthServer's issuer) as a jwt-bearer client_assertion with its
+	// client_id. No Secret is written for such a client. A ServiceAccount deleted and
+	// created again gets a new uid: tokens of the old one are refused.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
 	// secretRotationGracePeriod is how long the previous secret stays valid after a
 	// rotation, a Go duration such as "24h".
 	// +optional
@@ -291,6 +304,11 @@ type OAuthClientStatus struct {
 	// itself is never changed by the operator, so GitOps tools see no drift.
 	// +optional
 	LastRotationRequest string `json:"lastRotationRequest,omitempty"`
+
+	// serviceAccountUid is the uid of the ServiceAccount (spec.serviceAccountName) whose
+	// tokens the client accepts; empty while the ServiceAccount does not exist.
+	// +optional
+	ServiceAccountUID string `json:"serviceAccountUid,omitempty"`
 
 	// databaseSecretName is the Secret holding the URL of the database the client was
 	// registered in (its AuthServer's spec.database.secretRef), so that deleting the client

@@ -137,6 +137,11 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"GET /admin/users/{id}/sessions", ScopeUsersRead, a.listSessions},
 		{"DELETE /admin/users/{id}/sessions", ScopeUsersWrite, a.endSessions},
 
+		// Federated issuers' keys: whose tokens clients may authenticate with.
+		{"GET /admin/federated-issuers", ScopeClientsRead, a.listFederatedIssuers},
+		{"POST /admin/federated-issuers", ScopeClientsWrite, a.putFederatedIssuer},
+		{"DELETE /admin/federated-issuers/{issuer...}", ScopeClientsWrite, a.deleteFederatedIssuer},
+
 		{"GET /admin/status", ScopeSystemRead, a.status},
 	}
 	for _, rt := range routes {

@@ -35,13 +35,17 @@ type Client struct {
 	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
 	// JWKS (a JWK Set) or JWKSURI hold the public keys of a private_key_jwt client.
-	JWKS                    json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI                 string          `json:"jwks_uri,omitempty"`
-	FirstParty              bool            `json:"first_party"`
-	ManagedBy               string          `json:"managed_by,omitempty"`
-	PreviousSecretExpiresAt *time.Time      `json:"previous_secret_expires_at,omitempty"`
-	CreatedAt               time.Time       `json:"created_at"`
-	UpdatedAt               time.Time       `json:"updated_at"`
+	JWKS       json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI    string          `json:"jwks_uri,omitempty"`
+	FirstParty bool            `json:"first_party"`
+	ManagedBy  string          `json:"managed_by,omitempty"`
+	// FederatedIssuer, FederatedSubject and ServiceAccountUID: see ClientRequest.
+	FederatedIssuer         string     `json:"federated_issuer,omitempty"`
+	FederatedSubject        string     `json:"federated_subject,omitempty"`
+	ServiceAccountUID       string     `json:"service_account_uid,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
 // ClientRequest is the body of POST /admin/clients and PUT /admin/clients/{id}. A PUT
@@ -64,6 +68,14 @@ type ClientRequest struct {
 	// with token_endpoint_auth_method private_key_jwt, and refused otherwise.
 	JWKS    json.RawMessage `json:"jwks,omitempty"`
 	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// FederatedIssuer and FederatedSubject let the client authenticate with a JWT of that
+	// issuer (stored with POST /admin/federated-issuers) for that subject, such as a
+	// Kubernetes ServiceAccount token (subject system:serviceaccount:<namespace>:<name>),
+	// instead of a secret; its auth method is then service_account_jwt and it has no
+	// secret. ServiceAccountUID is the uid the token's kubernetes.io claim must name.
+	FederatedIssuer   string `json:"federated_issuer,omitempty"`
+	FederatedSubject  string `json:"federated_subject,omitempty"`
+	ServiceAccountUID string `json:"service_account_uid,omitempty"`
 }
 
 // SecretRequest is the optional body of POST /admin/clients/{id}/secret: how long the
@@ -184,6 +196,7 @@ func ViewClient(c *store.Client, secret string) Client {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		FirstParty: c.FirstParty, ManagedBy: c.ManagedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI,
+		FederatedIssuer: c.FederatedIssuer, FederatedSubject: c.FederatedSubject, ServiceAccountUID: c.ServiceAccountUID,
 	}
 	if len(c.PreviousSecretHash) > 0 && !c.PreviousSecretExpiresAt.IsZero() {
 		t := c.PreviousSecretExpiresAt
@@ -200,6 +213,7 @@ func (req *ClientRequest) StoreClient() *store.Client {
 		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		GrantTypes: req.GrantTypes, Scopes: req.Scopes, TokenEndpointAuthMethod: req.TokenEndpointAuthMethod,
 		IDTokenSignedResponseAlg: req.IDTokenSignedResponseAlg, FirstParty: req.FirstParty,
+		FederatedIssuer: req.FederatedIssuer, FederatedSubject: req.FederatedSubject, ServiceAccountUID: req.ServiceAccountUID,
 		JWKSURI: req.JWKSURI,
 	}
 	if len(req.JWKS) > 0 && string(req.JWKS) != "null" {

@@ -82,6 +82,8 @@ func (p *Provider) verifyClientAssertion(ctx context.Context, client *store.Clie
 	switch client.TokenEndpointAuthMethod {
 	case AuthPrivateKeyJWT:
 		return p.verifyPrivateKeyJWT(ctx, client, raw)
+	case AuthServiceAccountJWT:
+		return p.verifyServiceAccountAssertion(ctx, client, raw)
 	}
 	return newError(CodeInvalidClient, "client must authenticate with "+registeredAuthMethod(client))
 }

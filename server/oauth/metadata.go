@@ -73,6 +73,11 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		grants = append(grants, GrantPassword)
 	}
 	authMethods := []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone}
+	introspectionMethods := []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT}
+	if p.federation != nil {
+		authMethods = append(authMethods, AuthServiceAccountJWT)
+		introspectionMethods = append(introspectionMethods, AuthServiceAccountJWT)
+	}
 	m := metadata{
 		Issuer:                                     iss,
 		AuthorizationEndpoint:                      iss + PathAuthorize,
@@ -88,7 +93,7 @@ func (p *Provider) renderMetadata(passwordGrant bool) (oauthDoc, oidcDoc []byte,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
-		IntrospectionEndpointAuthMethodsSupported:  []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT},
+		IntrospectionEndpointAuthMethodsSupported:  introspectionMethods,
 		TokenEndpointAuthSigningAlgValuesSupported: clientkeys.Algorithms,
 		RevocationEndpointAuthSigningAlgs:          clientkeys.Algorithms,
 		IntrospectionEndpointAuthSigningAlgs:       clientkeys.Algorithms,

@@ -146,6 +146,9 @@ type Deps struct {
 	// ClientKeys fetches the jwks_uri of private_key_jwt clients; nil builds one from
 	// Config (its allowed hosts, defaults otherwise).
 	ClientKeys *clientkeys.Fetcher
+	// Federation, when set, holds the keys of federated issuers, for clients that
+	// authenticate with a Kubernetes ServiceAccount token; nil refuses such tokens.
+	Federation FederatedKeys
 	// CSRFKey (at least CSRFKeyLen bytes) keys the login, consent and logout forms' CSRF
 	// tokens; every replica needs the same one. Empty: a random key of this process, for a
 	// single replica (development).
@@ -168,7 +171,9 @@ type Provider struct {
 	limiter  ClientLimiter
 	// userCodes bounds user-code guessing; nil: no bound beyond the middleware's.
 	userCodes UserCodeLimiter
-	pages     *pages
+	// federation: the keys of federated issuers; nil when there are none.
+	federation FederatedKeys
+	pages      *pages
 	// clientKeys fetches and caches private_key_jwt clients' jwks_uris.
 	clientKeys *clientkeys.Fetcher
 	// hashSlots bounds concurrent password verifications to the cores there are.
@@ -202,7 +207,7 @@ func New(d Deps) (*Provider, error) {
 	p := &Provider{
 		cfg: d.Config, store: d.Store, clients: d.Clients, keys: d.Keys,
 		revoked: d.Revocations, log: d.Log, now: d.Clock, rand: d.Rand, hooks: d.Hooks,
-		limiter: d.Limiter, userCodes: d.UserCodes, clientKeys: d.ClientKeys, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		limiter: d.Limiter, userCodes: d.UserCodes, clientKeys: d.ClientKeys, federation: d.Federation, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		signing: admission.New(runtime.GOMAXPROCS(0), d.Hooks.SignatureWait),
 	}
 	if p.log == nil {

@@ -42,7 +42,7 @@ func (e *FieldError) Unwrap() error { return e.Err }
 var (
 	GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials", "password",
 		"urn:ietf:params:oauth:grant-type:device_code"}
-	AuthMethods = []string{"client_secret_basic", "client_secret_post", PrivateKeyJWT, "none"}
+	AuthMethods = []string{"client_secret_basic", "client_secret_post", PrivateKeyJWT, "none", AuthServiceAccountJWT}
 )
 
 // PrivateKeyJWT is the auth method of a client that authenticates with a JWT signed by
@@ -52,6 +52,10 @@ const PrivateKeyJWT = "private_key_jwt"
 
 // maxJWKSURILen bounds a jwks_uri.
 const maxJWKSURILen = 2048
+
+// AuthServiceAccountJWT is the auth method of a client that authenticates with a token of
+// a federated issuer (a Kubernetes ServiceAccount token) instead of a secret.
+const AuthServiceAccountJWT = "service_account_jwt"
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{3,128}$`)
 
@@ -73,8 +77,11 @@ func NormalizeClient(c *store.Client) error {
 	}
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = "client_secret_basic"
-		if c.Type == store.Public {
+		switch {
+		case c.Type == store.Public:
 			c.TokenEndpointAuthMethod = "none"
+		case c.FederatedSubject != "":
+			c.TokenEndpointAuthMethod = AuthServiceAccountJWT
 		}
 	}
 	if !contains(AuthMethods, c.TokenEndpointAuthMethod) {
@@ -82,6 +89,7 @@ func NormalizeClient(c *store.Client) error {
 	} else if (c.Type == store.Public) != (c.TokenEndpointAuthMethod == "none") {
 		bad("token_endpoint_auth_method", "a public client authenticates with none and has no secret; a confidential one uses a secret")
 	}
+	checkFederated(c, bad)
 	if len(c.GrantTypes) == 0 {
 		bad("grant_types", "at least one grant type is required")
 	}
@@ -154,6 +162,34 @@ func checkClientKeys(c *store.Client) []error {
 		return []error{&FieldError{Field: "jwks", Reason: "a private_key_jwt client registers its public keys: jwks or jwks_uri"}}
 	}
 	return nil
+}
+
+// checkFederated applies the rules of a client that authenticates with a federated
+// subject's token: it is confidential, names the issuer and the subject, and has no secret.
+func checkFederated(c *store.Client, bad func(field, format string, a ...any)) {
+	federated := c.FederatedSubject != "" || c.FederatedIssuer != ""
+	switch {
+	case c.TokenEndpointAuthMethod == AuthServiceAccountJWT && !federated:
+		bad("federated_subject", "required with token_endpoint_auth_method %s, with federated_issuer", AuthServiceAccountJWT)
+	case federated && c.TokenEndpointAuthMethod != AuthServiceAccountJWT:
+		bad("token_endpoint_auth_method", "must be %s for a client with a federated subject", AuthServiceAccountJWT)
+	case !federated:
+		return
+	}
+	if c.FederatedSubject == "" || c.FederatedIssuer == "" {
+		bad("federated_subject", "federated_subject and federated_issuer go together")
+	}
+	if u, err := url.Parse(c.FederatedIssuer); c.FederatedIssuer != "" && (err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "") {
+		bad("federated_issuer", "must be an https URL")
+	}
+	for _, v := range []struct{ field, value string }{{"federated_subject", c.FederatedSubject}, {"service_account_uid", c.ServiceAccountUID}} {
+		if len(v.value) > 512 || strings.ContainsFunc(v.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			bad(v.field, "must be at most 512 characters without control characters")
+		}
+	}
+	if len(c.SecretHash) > 0 || len(c.PreviousSecretHash) > 0 {
+		bad("token_endpoint_auth_method", "a client that authenticates with a federated token has no secret")
+	}
 }
 
 // checkRedirectURI applies OAuth 2.1 section 2.3: absolute, no fragment; https, or http on
@@ -240,7 +276,7 @@ func (r *Registry) CreateClient(ctx context.Context, c *store.Client) (secret st
 			return "", err
 		}
 	}
-	if c.Type == store.Confidential && c.TokenEndpointAuthMethod != PrivateKeyJWT {
+	if c.Type == store.Confidential && c.TokenEndpointAuthMethod != PrivateKeyJWT && c.TokenEndpointAuthMethod != AuthServiceAccountJWT {
 		if secret, err = credentials.NewClientSecret(r.rand()); err != nil {
 			return "", err
 		}
@@ -277,7 +313,7 @@ func (r *Registry) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err := r.Store.UpdateClient(ctx, c); err != nil {
 		return err
 	}
-	if c.TokenEndpointAuthMethod == PrivateKeyJWT && (len(old.SecretHash) > 0 || len(old.PreviousSecretHash) > 0) {
+	if (c.TokenEndpointAuthMethod == PrivateKeyJWT || c.TokenEndpointAuthMethod == AuthServiceAccountJWT) && (len(old.SecretHash) > 0 || len(old.PreviousSecretHash) > 0) {
 		return r.Store.SetClientSecret(ctx, c.ID, nil, time.Time{})
 	}
 	return nil
@@ -295,6 +331,9 @@ func (r *Registry) RotateSecret(ctx context.Context, clientID string, grace time
 	}
 	if c.TokenEndpointAuthMethod == PrivateKeyJWT {
 		return "", &FieldError{Field: "client_id", Reason: "a private_key_jwt client has no secret: it authenticates with its own key"}
+	}
+	if c.TokenEndpointAuthMethod == AuthServiceAccountJWT {
+		return "", &FieldError{Field: "client_id", Reason: "the client authenticates with a ServiceAccount token and has no secret"}
 	}
 	secret, err := credentials.NewClientSecret(r.rand())
 	if err != nil {

@@ -28,6 +28,9 @@ var updateClientSQL = `WITH upd AS (
 		managed_by = $12,
 		jwks = $13,
 		jwks_uri = $14,
+		federated_issuer = $15,
+		federated_subject = $16,
+		service_account_uid = $17,
 		updated_at = now()
 	WHERE client_id = $1
 	RETURNING client_id, created_at, updated_at)
@@ -42,7 +45,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	err := s.pool.QueryRow(ctx, updateClientSQL,
 		c.ID, c.Name, string(c.Type), nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod, c.FirstParty,
-		c.IDTokenSignedResponseAlg, c.ManagedBy, jsonOrNil(c.JWKS), c.JWKSURI).Scan(&c.CreatedAt, &c.UpdatedAt, nil)
+		c.IDTokenSignedResponseAlg, c.ManagedBy, jsonOrNil(c.JWKS), c.JWKSURI, c.FederatedIssuer, c.FederatedSubject, c.ServiceAccountUID).Scan(&c.CreatedAt, &c.UpdatedAt, nil)
 	return wrap("client_update", err)
 }
 

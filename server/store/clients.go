@@ -16,16 +16,16 @@ import (
 const clientColumns = `client_id, name, client_type, redirect_uris, post_logout_redirect_uris,
 	grant_types, response_types, scopes, token_endpoint_auth_method, first_party,
 	id_token_signed_response_alg, secret_hash, previous_secret_hash, previous_secret_expires_at,
-	managed_by, jwks, jwks_uri, created_at, updated_at`
+	managed_by, jwks, jwks_uri, created_at, updated_at, federated_issuer, federated_subject, service_account_uid`
 
-// clientValues are the parameters $1..$17 of an insert of clientColumns without the two
+// clientValues are the parameters $1..$20 of an insert of clientColumns without the two
 // timestamps.
 func clientValues(c *Client) []any {
 	return []any{
 		c.ID, c.Name, string(c.Type), nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 		nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.Scopes), c.TokenEndpointAuthMethod, c.FirstParty,
 		c.IDTokenSignedResponseAlg, c.SecretHash, c.PreviousSecretHash, optTime(c.PreviousSecretExpiresAt),
-		c.ManagedBy, jsonOrNil(c.JWKS), c.JWKSURI,
+		c.ManagedBy, jsonOrNil(c.JWKS), c.JWKSURI, c.FederatedIssuer, c.FederatedSubject, c.ServiceAccountUID,
 	}
 }
 
@@ -42,7 +42,7 @@ func scanClient(row pgx.Row) (*Client, error) {
 	err := row.Scan(&c.ID, &c.Name, (*string)(&c.Type), &c.RedirectURIs, &c.PostLogoutRedirectURIs,
 		&c.GrantTypes, &c.ResponseTypes, &c.Scopes, &c.TokenEndpointAuthMethod, &c.FirstParty,
 		&c.IDTokenSignedResponseAlg, &c.SecretHash, &c.PreviousSecretHash, scanTime{&c.PreviousSecretExpiresAt},
-		&c.ManagedBy, &c.JWKS, &c.JWKSURI, &c.CreatedAt, &c.UpdatedAt)
+		&c.ManagedBy, &c.JWKS, &c.JWKSURI, &c.CreatedAt, &c.UpdatedAt, &c.FederatedIssuer, &c.FederatedSubject, &c.ServiceAccountUID)
 	return c, err
 }
 
@@ -50,8 +50,8 @@ var insertClientSQL = `WITH ins AS (
 	INSERT INTO clients (client_id, name, client_type, redirect_uris, post_logout_redirect_uris,
 		grant_types, response_types, scopes, token_endpoint_auth_method, first_party,
 		id_token_signed_response_alg, secret_hash, previous_secret_hash, previous_secret_expires_at,
-		managed_by, jwks, jwks_uri)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		managed_by, jwks, jwks_uri, federated_issuer, federated_subject, service_account_uid)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	RETURNING client_id, created_at, updated_at)
 SELECT created_at, updated_at, ` + notifySQL(ChangeClient, "client_id") + ` FROM ins`
 
@@ -69,8 +69,8 @@ var upsertClientSQL = `WITH up AS (
 	INSERT INTO clients AS c (client_id, name, client_type, redirect_uris, post_logout_redirect_uris,
 		grant_types, response_types, scopes, token_endpoint_auth_method, first_party,
 		id_token_signed_response_alg, secret_hash, previous_secret_hash, previous_secret_expires_at,
-		managed_by, jwks, jwks_uri)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		managed_by, jwks, jwks_uri, federated_issuer, federated_subject, service_account_uid)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	ON CONFLICT (client_id) DO UPDATE SET
 		name = excluded.name,
 		client_type = excluded.client_type,
@@ -88,6 +88,9 @@ var upsertClientSQL = `WITH up AS (
 		managed_by = excluded.managed_by,
 		jwks = excluded.jwks,
 		jwks_uri = excluded.jwks_uri,
+		federated_issuer = excluded.federated_issuer,
+		federated_subject = excluded.federated_subject,
+		service_account_uid = excluded.service_account_uid,
 		updated_at = now()
 	RETURNING client_id, created_at, updated_at, xmax = 0 AS created)
 SELECT created_at, updated_at, created, ` + notifySQL(ChangeClient, "client_id") + ` FROM up`

@@ -77,8 +77,16 @@ type Client struct {
 	// ManagedBy names who owns the row, e.g. "k8s:team-a/web" for the operator; empty for
 	// clients created by hand. It lets the operator tell its rows from others'.
 	ManagedBy string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// FederatedIssuer and FederatedSubject, when set, let the client authenticate with a
+	// JWT that issuer signed for that subject (a Kubernetes ServiceAccount token: subject
+	// system:serviceaccount:<namespace>:<name>) instead of a secret; the issuer's keys are
+	// a FederatedIssuer row. ServiceAccountUID is the ServiceAccount's uid the token must
+	// name; empty refuses every token (the ServiceAccount does not exist).
+	FederatedIssuer   string
+	FederatedSubject  string
+	ServiceAccountUID string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // HasGrantType reports whether the client may use the grant.
@@ -149,6 +157,8 @@ const (
 	ChangeCutoff  = "cutoff"
 	ChangeUser    = "user"
 	ChangeReset   = "reset"
+	// ChangeFederatedIssuer: a federated issuer's keys changed; Key is the issuer.
+	ChangeFederatedIssuer = "federated_issuer"
 )
 
 // NotifyChannel is the Postgres channel that carries Changes as "kind:key".

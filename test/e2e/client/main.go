@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
 
@@ -39,10 +40,18 @@ type result struct {
 func main() {
 	dir := flag.String("credentials", "/var/run/oauth", "the mounted OAuthClient Secret")
 	scope := flag.String("scope", "", "space-separated scopes to ask for; each must be granted")
+	assertionFile := flag.String("assertion-file", "", "authenticate with this projected ServiceAccount token instead of a secret")
+	clientID := flag.String("client-id", "", "the client_id, with --assertion-file")
+	issuer := flag.String("issuer", "", "the server's issuer, with --assertion-file")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res := check(ctx, *dir, strings.Fields(*scope))
+	var res result
+	if *assertionFile != "" {
+		res = checkWithAssertion(ctx, *assertionFile, *clientID, *issuer, strings.Fields(*scope))
+	} else {
+		res = check(ctx, *dir, strings.Fields(*scope))
+	}
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 	if !res.OK {
 		os.Exit(1)
@@ -127,4 +136,60 @@ func introspect(ctx context.Context, endpoint, id, secret, token string) (bool, 
 		Active bool `json:"active"`
 	}
 	return body.Active, json.NewDecoder(resp.Body).Decode(&body)
+}
+
+// jwtBearer is the client_assertion_type of a JWT client assertion (RFC 7523).
+const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// checkWithAssertion is check for a client without a secret: it posts the pod's projected
+// ServiceAccount token as client assertion, as the README tells applications to, for the
+// token and for introspection.
+func checkWithAssertion(ctx context.Context, file, id, issuer string, scopes []string) result {
+	res := result{ClientID: id}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		res.Error = fmt.Sprintf("read the ServiceAccount token: %v", err)
+		return res
+	}
+	assertion := strings.TrimSpace(string(raw))
+	issuer = strings.TrimSuffix(issuer, "/")
+	cc := clientcredentials.Config{ClientID: id, TokenURL: issuer + "/api/v1/oauth/token", Scopes: scopes,
+		AuthStyle: oauth2.AuthStyleInParams, EndpointParams: url.Values{
+			"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}}}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		res.Error = fmt.Sprintf("token: %v", err)
+		return res
+	}
+	payload, err := oidc.NewRemoteKeySet(ctx, issuer+"/.well-known/jwks.json").VerifySignature(ctx, tok.AccessToken)
+	if err != nil {
+		res.Error = fmt.Sprintf("signature: %v", err)
+		return res
+	}
+	var claims struct {
+		ClientID string `json:"client_id"`
+		Scope    string `json:"scope"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.ClientID != id {
+		res.Error = fmt.Sprintf("claims %s: client_id %q, want %q", payload, claims.ClientID, id)
+		return res
+	}
+	res.Scope = claims.Scope
+	form := url.Values{"token": {tok.AccessToken}, "client_id": {id},
+		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}}
+	resp, err := http.PostForm(issuer+"/api/v1/oauth/introspect", form)
+	if err != nil {
+		res.Error = fmt.Sprintf("introspection: %v", err)
+		return res
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var body struct {
+		Active bool `json:"active"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil || !body.Active {
+		res.Error = fmt.Sprintf("introspection: status %s, active %v", resp.Status, body.Active)
+		return res
+	}
+	res.OK = true
+	return res
 }

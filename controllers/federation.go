@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package controllers
 
 import (
@@ -156,7 +162,7 @@ func (s *FederationSync) Start(ctx context.Context) error {
 	}
 }
 
-// NeedLeaderElection: one operator replica writes the keys.
+// NeedLeaderElection is true: one operator replica writes the keys.
 func (s *FederationSync) NeedLeaderElection() bool { return true }
 
 func (s *FederationSync) now() time.Time {

@@ -1,3 +1,9 @@
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 // Package federation keeps the keys of federated issuers (a Kubernetes cluster's
 // ServiceAccount issuer) in memory for the token endpoint, loaded from the database where
 // the operator or an administrator stored them. It never fetches keys from the issuer:

@@ -1,5 +1,11 @@
 //go:build e2e
 
+/*
+Copyright 2026 The Authly authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
 package e2e
 
 import (

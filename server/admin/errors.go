@@ -113,10 +113,12 @@ func asError(err error) (e *Error, internal bool) {
 	return &Error{Status: http.StatusInternalServerError, Code: ErrServerError, Description: "internal error"}, true
 }
 
-// collectFieldErrors gathers every *registry.FieldError in the tree of joined errors.
+// collectFieldErrors gathers every *registry.FieldError in the tree of joined errors. It
+// looks at err itself, not with errors.As: a FieldError may wrap a joined error of its own
+// cause (a JWK Set's problems, say), which must not hide the FieldError.
 func collectFieldErrors(err error, out *[]FieldProblem) {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // this node's own branches, see above
+
 		for _, e := range joined.Unwrap() {
 			collectFieldErrors(e, out)
 		}

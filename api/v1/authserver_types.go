@@ -240,6 +240,15 @@ type RateLimitSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	TokenPerClientPerSecond int32 `json:"tokenPerClientPerSecond,omitempty"`
 
+	// tokenPerIPPerSecond is how many requests one IP address may make a second to the
+	// token, introspection, revocation and device authorization endpoints together (the
+	// server's default, 100, when unset). Like every limit it is shared out among the
+	// replicas, and a client's keep-alive connections may all land on one replica: raise
+	// it for a gateway or NAT that sends many clients' requests from one address.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	TokenPerIPPerSecond int32 `json:"tokenPerIPPerSecond,omitempty"`
+
 	// loginPerIPPerMinute is how many login attempts one IP address may make a minute.
 	// +optional
 	// +kubebuilder:default=30

@@ -190,6 +190,9 @@ func ServerSettings(as *authlyv1.AuthServer, plan capacity.Plan) []corev1.EnvVar
 		if rl.TokenPerClientPerSecond > 0 {
 			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRateTokenPerClient), Value: itoa32(rl.TokenPerClientPerSecond)})
 		}
+		if rl.TokenPerIPPerSecond > 0 {
+			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRateTokenPerIP), Value: itoa32(rl.TokenPerIPPerSecond)})
+		}
 		if rl.LoginPerIPPerMinute > 0 {
 			env = append(env, corev1.EnvVar{Name: settings.Env(settings.FlagRateLoginPerIP), Value: itoa32(rl.LoginPerIPPerMinute)})
 		}

@@ -87,7 +87,7 @@ func TestAuthServerEnvIsReadByTheServer(t *testing.T) {
 					AccessTokenAlgorithm:      authlyv1.RS256,
 					IDTokenAlgorithm:          authlyv1.ES256,
 				}
-				as.Spec.RateLimits = &authlyv1.RateLimitSpec{TokenPerClientPerSecond: 7, LoginPerIPPerMinute: 11}
+				as.Spec.RateLimits = &authlyv1.RateLimitSpec{TokenPerClientPerSecond: 7, TokenPerIPPerSecond: 13, LoginPerIPPerMinute: 11}
 				as.Spec.TLS = &authlyv1.TLSSpec{SecretName: "auth-tls"}
 				as.Spec.KeyEncryptionKeySecretRef = &authlyv1.KeySecretRef{Name: "vault-kek", Key: "kek"}
 			},
@@ -136,6 +136,9 @@ func TestAuthServerEnvIsReadByTheServer(t *testing.T) {
 			if rl := as.Spec.RateLimits; rl != nil {
 				want.TokenPerClientPerSecond = float64(rl.TokenPerClientPerSecond)
 				want.LoginPerIPPerMinute = float64(rl.LoginPerIPPerMinute)
+				if rl.TokenPerIPPerSecond > 0 {
+					want.TokenPerIPPerSecond = float64(rl.TokenPerIPPerSecond)
+				}
 			}
 			if tk := as.Spec.Tokens; tk != nil {
 				if tk.AccessTokenTTL != nil {

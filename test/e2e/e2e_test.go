@@ -104,7 +104,7 @@ func TestAuthServer(t *testing.T) {
 	// Two replicas, small enough for the node; the per-client token limit out of the way of
 	// the load the scenarios send.
 	if err := c.ApplyAuthServer(env.ctx, env.pg, ns, authServerName, "authly_e2e", `  replicas: 2
-  rateLimits: {tokenPerClientPerSecond: 100000}
+  rateLimits: {tokenPerClientPerSecond: 100000, tokenPerIPPerSecond: 100000}
   resources:
     requests: {cpu: 50m, memory: 64Mi}
     limits: {memory: 256Mi}

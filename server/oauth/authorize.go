@@ -175,17 +175,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request, req
 		login := r.PostForm.Get("username")
 		u, err := p.checkPassword(ctx, login, r.PostForm.Get("password"))
 		if err != nil {
-			e := asError(err)
-			if e.Code == CodeServerError {
-				p.log.ErrorContext(ctx, "login", "error", err)
-			}
-			status := http.StatusUnauthorized
-			if e.dbDown {
-				// The login form again, saying to retry: the user keeps what they typed
-				// but the password.
-				status = e.HTTPStatus()
-				prepareError(w, e)
-			}
+			e, status := p.loginFailure(ctx, w, "login", err)
 			p.authorizationOutcome(req.client.Type, "denied")
 			p.renderLogin(w, r, req, login, e.Description, status)
 			return
@@ -489,4 +479,20 @@ func remoteIP(r *http.Request) string {
 		host = host[:i]
 	}
 	return strings.Trim(host, "[]")
+}
+
+// loginFailure is the answer to a sign-in that failed (what names the page in the log):
+// the error the login form shows again, and its status, 401, or 503 with Retry-After when
+// the database is down, in which case the form says to retry and the user keeps what they
+// typed but the password.
+func (p *Provider) loginFailure(ctx context.Context, w http.ResponseWriter, what string, err error) (*Error, int) {
+	e := asError(err)
+	if e.Code == CodeServerError {
+		p.log.ErrorContext(ctx, what, "error", err)
+	}
+	if e.dbDown {
+		prepareError(w, e)
+		return e, e.HTTPStatus()
+	}
+	return e, http.StatusUnauthorized
 }

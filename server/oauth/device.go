@@ -266,15 +266,7 @@ func (p *Provider) device(w http.ResponseWriter, r *http.Request) {
 		login := f.get("username")
 		u, err := p.checkPassword(ctx, login, f.get("password"))
 		if err != nil {
-			e := asError(err)
-			if e.Code == CodeServerError {
-				p.log.ErrorContext(ctx, "device login", "error", err)
-			}
-			status := http.StatusUnauthorized
-			if e.dbDown {
-				status = e.HTTPStatus()
-				prepareError(w, e)
-			}
+			e, status := p.loginFailure(ctx, w, "device login", err)
 			p.renderDeviceLogin(w, r, client, code, login, e.Description, status)
 			return
 		}
